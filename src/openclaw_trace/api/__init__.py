@@ -1,0 +1,1 @@
+"""The HTTP API: a small ASGI application with ingest and health routes."""

@@ -1,0 +1,22 @@
+"""What the HTTP handlers share: settings, counters and the queue, never the writer."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from openclaw_trace.config import Config
+from openclaw_trace.pipeline.queue import IngestQueue
+from openclaw_trace.stats import Stats
+
+
+@dataclasses.dataclass
+class AppContext:
+    config: Config
+    stats: Stats
+    queue: IngestQueue
+    version: str
+    started_monotonic: float = dataclasses.field(default_factory=time.monotonic)
+    # Filled in by later capabilities (push); null until then, as /health promises.
+    last_push_time_ms: int | None = None
+    last_push_status: str | None = None

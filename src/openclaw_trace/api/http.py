@@ -1,0 +1,102 @@
+"""Small ASGI building blocks: reading a bounded body, sending a response.
+
+We stay at the raw ASGI level on the hot path: a framework's routing and
+request objects cost more per request than parsing and validating the body
+(see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import msgspec
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_encoder = msgspec.json.Encoder()
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class HttpError(Exception):
+    """An expected client error: becomes a JSON ``{"error": ...}`` response."""
+
+    def __init__(self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its body was read; nothing to answer."""
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lower-case bytes), or None."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:
+    """The whole request body, refusing more than ``max_bytes`` with 413.
+
+    A declared Content-Length over the limit is refused before reading; a
+    chunked body is counted while it arrives and refused as soon as it
+    passes the limit, so a client cannot make us buffer more than that.
+    """
+    declared = header(scope, b"content-length")
+    if declared is not None:
+        try:
+            length = int(declared)
+        except ValueError:
+            raise HttpError(400, "invalid Content-Length") from None
+        if length > max_bytes:
+            raise HttpError(413, f"body of {length} bytes is over the limit of {max_bytes}")
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        chunk = message.get("body", b"")
+        if chunk:
+            total += len(chunk)
+            if total > max_bytes:
+                raise HttpError(413, f"body is over the limit of {max_bytes} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def send_bytes(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": (headers if headers is not None else JSON_HEADERS)
+            + [(b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(
+    send: Send, status: int, payload: object, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send_bytes(send, status, _encoder.encode(payload), JSON_HEADERS + (headers or []))
+
+
+async def send_error(send: Send, error: HttpError) -> None:
+    await send_json(send, error.status, {"error": error.message}, error.headers)

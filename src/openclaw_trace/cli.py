@@ -1,0 +1,139 @@
+"""The ``openclaw-trace`` command: ``serve`` and ``status``.
+
+Exit codes: 0 fine, 1 a failure at run time (port taken, database
+unusable, daemon unreachable), 2 bad usage or a bad setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+from openclaw_trace import __version__
+from openclaw_trace.config import SETTINGS, Config, ConfigError, default_db_path, load_config
+
+
+def _settings_epilog() -> str:
+    lines = ["settings (environment variable, flag, default):"]
+    for setting in SETTINGS:
+        default = setting.default or (default_db_path() if setting.name == "DB_PATH" else "(empty)")
+        lines.append(f"  {setting.env_var:<22} {setting.flag:<20} default: {default}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openclaw-trace",
+        description="Local-first observability sidecar for OpenClaw agent hosts.",
+    )
+    parser.add_argument("--version", action="version", version=f"openclaw-trace {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the daemon",
+        description="Run the daemon. Every setting comes from its OCT_* environment"
+        " variable; a flag given here wins over the variable.",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for setting in SETTINGS:
+        serve.add_argument(
+            setting.flag,
+            dest=setting.env_var,
+            metavar="VALUE",
+            help=f"{setting.help} [{setting.env_var}]",
+        )
+
+    status = commands.add_parser("status", help="show /health of a running daemon")
+    status.add_argument("--url", help="daemon address (default: from OCT_HOST and OCT_PORT)")
+    status.add_argument("--json", action="store_true", help="print the raw JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        overrides = {
+            s.env_var: getattr(args, s.env_var) for s in SETTINGS if getattr(args, s.env_var) is not None
+        }
+        return _serve(overrides)
+    if args.command == "status":
+        return _status(args.url, args.json)
+    parser.print_help()
+    return 2
+
+
+def _load(overrides: dict[str, str] | None = None) -> Config | None:
+    try:
+        return load_config(os.environ, overrides)
+    except ConfigError as exc:
+        print(f"openclaw-trace: {exc}", file=sys.stderr)
+        return None
+
+
+def _serve(overrides: dict[str, str]) -> int:
+    config = _load(overrides)
+    if config is None:
+        return 2
+    # Imported here so that `status` and `--help` stay quick and light.
+    from openclaw_trace.daemon import Daemon
+    from openclaw_trace.jsonlog import setup_logging
+
+    setup_logging(config.log_level)
+    try:
+        daemon = Daemon(config)
+    except OSError as exc:
+        print(
+            f"openclaw-trace: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 1
+    except (sqlite3.Error, RuntimeError) as exc:
+        print(f"openclaw-trace: cannot use database {config.db_path}: {exc}", file=sys.stderr)
+        return 1
+    return daemon.run()
+
+
+def _status(url: str | None, as_json: bool) -> int:
+    if url is None:
+        config = _load()
+        if config is None:
+            return 2
+        host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+        url = f"http://{host}:{config.port}"
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=5) as response:
+            report: dict[str, Any] = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"openclaw-trace: no daemon answering at {url}: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_health(report))
+    return 0 if report.get("status") == "ok" else 1
+
+
+def format_health(report: dict[str, Any]) -> str:
+    """The /health report as aligned ``name  value`` lines, nested values flattened."""
+    rows: list[tuple[str, str]] = []
+
+    def add(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                add(f"{prefix}.{key}" if prefix else str(key), inner)
+        else:
+            rows.append((prefix, "-" if value is None else str(value)))
+
+    add("", report)
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

@@ -1,0 +1,179 @@
+"""The settings table, and the frozen ``Config`` built from it.
+
+One table (``SETTINGS``) drives the ``OCT_*`` environment variables, the
+``serve --help`` flags and ``docs/configuration.md`` (a test keeps the doc in
+step). ``load_config`` takes a mapping, so tests pass a dict; it is the only
+place that reads settings, and it refuses a bad value instead of falling
+back to the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import platformdirs
+
+from openclaw_trace.config_types import (
+    int_range,
+    one_of,
+    parse_duration_s,
+    parse_text,
+    positive,
+    size_range,
+)
+
+ENV_PREFIX = "OCT_"
+APP_NAME = "openclaw-trace"
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One configurable value: its variable, parser, default (as text) and help."""
+
+    name: str  # the variable without its prefix, e.g. "PORT"
+    parse: Callable[[str], object]
+    default: str
+    help: str
+    secret: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name
+
+    @property
+    def field(self) -> str:
+        return self.name.lower()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.lower().replace("_", "-")
+
+
+def default_db_path() -> str:
+    """A per-user data directory, so a normal user needs no root on a fresh machine."""
+    return str(Path(platformdirs.user_data_dir(APP_NAME)) / "openclaw-trace.db")
+
+
+def _parse_db_path(text: str) -> str:
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError("expected a file path")
+    if "\x00" in stripped:
+        raise ValueError("expected a file path without NUL characters")
+    return str(Path(stripped).expanduser())
+
+
+def _parse_host(text: str) -> str:
+    stripped = text.strip()
+    if not stripped or any(ch.isspace() for ch in stripped) or "/" in stripped:
+        raise ValueError("expected an IP address or host name, such as 127.0.0.1")
+    return stripped
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HOST", _parse_host, "127.0.0.1", "Address to listen on. Loopback by default."),
+    Setting("PORT", int_range(0, 65535), "9090", "TCP port to listen on (0 picks a free one)."),
+    Setting(
+        "DB_PATH",
+        _parse_db_path,
+        "",
+        "SQLite database file. Parent directories are created; the file is"
+        " readable by its owner only. Default: a per-user data directory.",
+    ),
+    Setting(
+        "LOG_LEVEL",
+        one_of("debug", "info", "warning", "error"),
+        "info",
+        "Level of the JSON log lines written to stderr.",
+    ),
+    Setting(
+        "MAX_TEXT_BYTES",
+        size_range(64, 64 * 1024 * 1024),
+        "16384",
+        "input_text/output_text/message/stack_trace are cut to this many UTF-8"
+        " bytes before they are stored, never splitting a character.",
+    ),
+    Setting(
+        "MAX_BODY_BYTES",
+        size_range(1024, 256 * 1024 * 1024),
+        "1MiB",
+        "Largest request body accepted; larger bodies get 413, also when"
+        " sent chunked without a Content-Length.",
+    ),
+    Setting(
+        "INGEST_TOKEN",
+        parse_text,
+        "",
+        "When set, /v1/* requires 'Authorization: Bearer <token>'. Empty: no auth.",
+        secret=True,
+    ),
+    Setting(
+        "SHUTDOWN_TIMEOUT",
+        positive(parse_duration_s),
+        "15s",
+        "Deadline for a graceful stop: stop accepting, drain the queue, checkpoint, close.",
+    ),
+)
+
+SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Resolved settings. Build it with ``load_config``; never mutated."""
+
+    host: str = "127.0.0.1"
+    port: int = 9090
+    db_path: str = dataclasses.field(default_factory=default_db_path)
+    log_level: str = "info"
+    max_text_bytes: int = 16384
+    max_body_bytes: int = 1024 * 1024
+    ingest_token: str = ""
+    shutdown_timeout: float = 15.0
+
+    def masked(self) -> dict[str, object]:
+        """The settings as a dict with secrets hidden, for the start-up log line."""
+        shown: dict[str, object] = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.field)
+            shown[setting.field] = "***" if setting.secret and value else value
+        return shown
+
+
+class ConfigError(ValueError):
+    """A setting had a value its parser refused. ``str()`` is the one line to print."""
+
+    def __init__(self, env_var: str, value: str, accepted: str) -> None:
+        super().__init__(f"invalid {env_var}={value!r}: {accepted}")
+        self.env_var = env_var
+        self.value = value
+
+
+def load_config(env: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> Config:
+    """Build a ``Config`` from ``OCT_*`` variables in ``env``, then ``overrides``.
+
+    ``overrides`` are keyed like ``env`` (``OCT_PORT``) and come from command
+    line flags; they add to the environment, they do not replace it. Raises
+    ``ConfigError`` for the first bad value.
+    """
+    merged = {key: value for key, value in env.items() if key.startswith(ENV_PREFIX)}
+    merged.update(overrides or {})
+    values: dict[str, object] = {}
+    for setting in SETTINGS:
+        raw = merged.get(setting.env_var)
+        if raw is None:
+            if setting.default == "":
+                continue  # the dataclass computes it (e.g. the per-user db path)
+            raw = setting.default
+        try:
+            values[setting.field] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(setting.env_var, raw, str(exc)) from None
+    unknown = sorted(set(merged) - {setting.env_var for setting in SETTINGS})
+    if unknown:
+        # A typo such as OCT_PROT would otherwise be ignored without a word.
+        known = ", ".join(setting.env_var for setting in SETTINGS)
+        raise ConfigError(unknown[0], merged[unknown[0]], f"unknown setting; known: {known}")
+    return Config(**values)  # type: ignore[arg-type]

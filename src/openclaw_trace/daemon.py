@@ -1,0 +1,221 @@
+"""Builds the parts, starts them in order and stops them in reverse under one deadline.
+
+Start: open and migrate the database, bind the socket (so a busy port fails
+before anything runs), start the writer, then serve HTTP. Stop (SIGTERM,
+SIGINT or ``stop()``): stop accepting and finish in-flight requests, close
+the queue (later offers count as ``shutdown`` drops), let the writer drain
+it, checkpoint the WAL, close, and log the totals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+
+import uvicorn
+import uvloop
+
+from openclaw_trace import __version__
+from openclaw_trace.api.app import App
+from openclaw_trace.api.context import AppContext
+from openclaw_trace.config import Config
+from openclaw_trace.pipeline.queue import IngestQueue
+from openclaw_trace.pipeline.writer import BatchWriter
+from openclaw_trace.stats import Stats
+from openclaw_trace.storage import schema, writes
+from openclaw_trace.storage.connection import open_write_connection
+
+log = logging.getLogger("openclaw_trace.daemon")
+
+# Share of the stop deadline given to in-flight HTTP requests.
+HTTP_GRACE_SHARE = 0.3
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns the signals.
+
+    uvicorn re-raises a captured signal after it returns, which would kill
+    the process before the queue is drained.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket bound to ``host:port`` (port 0: any free port)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Daemon:
+    """One running openclaw-trace. ``run()`` for the CLI; ``start()``/``stop()`` for tests."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.stats = Stats()
+        self.queue = IngestQueue(self.stats)
+        self._conn: sqlite3.Connection = open_write_connection(config.db_path)
+        try:
+            schema.migrate(self._conn)
+            self._sock = bind_socket(config.host, config.port)
+        except BaseException:
+            self._conn.close()
+            raise
+        self.writer = BatchWriter(self._conn, self.queue, self.stats)
+        self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__)
+        grace_s = max(1, int(config.shutdown_timeout * HTTP_GRACE_SHARE))
+        self._server = _Server(
+            uvicorn.Config(
+                App(self.ctx),
+                http="httptools",
+                lifespan="off",
+                access_log=False,
+                log_config=None,
+                server_header=False,
+                date_header=False,
+                timeout_graceful_shutdown=grace_s,
+            )
+        )
+        self._http_thread: threading.Thread | None = None
+        self._stop_lock = threading.Lock()
+        self._stop_deadline: float | None = None
+        self._closed = False
+        self.exit_code = 0
+
+    @property
+    def port(self) -> int:
+        return int(self._sock.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        host = self.config.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    # -- running -----------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT, then stop gracefully. Main thread only."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        self._start_writer()
+        self._serve()
+        self._shutdown()
+        return self.exit_code
+
+    def start(self, ready_timeout_s: float = 10.0) -> None:
+        """Serve from a background thread (``oct-http``); returns once accepting."""
+        self._start_writer()
+        self._http_thread = threading.Thread(target=self._serve, name="oct-http", daemon=True)
+        self._http_thread.start()
+        deadline = time.monotonic() + ready_timeout_s
+        while not self._server.started:
+            if not self._http_thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("HTTP server did not start")
+            time.sleep(0.005)
+
+    def stop(self) -> int:
+        """Stop gracefully (idempotent); returns the exit code ``run`` would give."""
+        self.request_stop()
+        if self._http_thread is not None:
+            self._http_thread.join(self._remaining_s())
+        self._shutdown()
+        return self.exit_code
+
+    def request_stop(self) -> None:
+        """Begin a graceful stop; safe from any thread or a signal handler."""
+        with self._stop_lock:
+            if self._stop_deadline is None:
+                self._stop_deadline = time.monotonic() + self.config.shutdown_timeout
+                log.info("stopping", extra={"fields": {"deadline_s": self.config.shutdown_timeout}})
+        self._server.should_exit = True
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._stop_deadline is not None:
+            log.warning("already stopping; signal %s ignored", signal.Signals(signum).name)
+            return
+        self.request_stop()
+
+    def _start_writer(self) -> None:
+        self.writer.start()
+        log.info(
+            "openclaw-trace started",
+            extra={
+                "fields": {
+                    "version": __version__,
+                    "settings": self.config.masked(),
+                    "db_path": self.config.db_path,
+                    "listen": self.url,
+                    "unsynced_rows": self.stats.snapshot().unsynced,
+                }
+            },
+        )
+
+    def _serve(self) -> None:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(self._server.serve(sockets=[self._sock]))
+
+    def _remaining_s(self) -> float:
+        if self._stop_deadline is None:
+            return self.config.shutdown_timeout
+        return max(0.0, self._stop_deadline - time.monotonic())
+
+    # -- stopping ----------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        with self._stop_lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._stop_deadline is None:
+                self._stop_deadline = time.monotonic() + self.config.shutdown_timeout
+        started = time.monotonic()
+        self._sock.close()
+        queued = self.queue.depth()
+        # Leave a moment of the deadline for the checkpoint and close.
+        drained = self.writer.stop(max(0.1, self._remaining_s() - 0.5))
+        lost = self.queue.depth()
+        if drained:
+            try:
+                writes.checkpoint(self._conn, "TRUNCATE")
+            except sqlite3.Error as exc:
+                log.warning("final WAL checkpoint failed: %s", exc)
+            self._conn.close()
+        else:
+            # The writer still owns the connection; SQLite keeps what was committed.
+            self.exit_code = 1
+            log.error("writer did not drain before the deadline", extra={"fields": {"lost": lost}})
+        snapshot = self.stats.snapshot()
+        log.info(
+            "openclaw-trace stopped",
+            extra={
+                "fields": {
+                    "drained_events": queued - lost,
+                    "stop_duration_s": round(time.monotonic() - started, 3),
+                    "events_received": snapshot.events_received,
+                    "events_written": snapshot.events_written,
+                    "events_dropped": snapshot.events_dropped,
+                    "dropped_by_reason": snapshot.dropped_by_reason(),
+                    "events_lost_at_deadline": lost,
+                }
+            },
+        )

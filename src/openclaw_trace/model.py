@@ -1,0 +1,179 @@
+"""Event types, their validation, and the envelope that travels to the writer.
+
+Pure: no I/O, no clock (callers pass ``received_at_ms``). Request bodies are
+decoded straight into ``msgspec`` structs, which reject wrong types, NaN and
+Infinity, lone UTF-16 surrogates and out-of-range numbers with a message
+naming the field; ``decode_*`` turn those and the few cases msgspec leaves
+to us (recursion depth) into ``BadEvent``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NamedTuple
+
+import msgspec
+
+Kind = Literal["trace", "error"]
+ERROR_TYPES = ("llm_error", "crash", "system_error")
+SEVERITIES = ("debug", "info", "warning", "error", "critical")
+TRACE_STATUSES = ("ok", "error")
+
+# Short identifying strings are refused when absurdly long rather than cut:
+# a 1 MB "provider" is a client bug worth a 400, not a row.
+ShortText = Annotated[str, msgspec.Meta(max_length=256)]
+RequiredName = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0.0, le=1e15)]
+TimestampMs = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+
+
+class TraceIn(msgspec.Struct, kw_only=True):
+    """One LLM call, as posted to ``/v1/traces``. Unknown fields are ignored."""
+
+    provider: RequiredName
+    model: RequiredName
+    input_text: str | None = None
+    output_text: str | None = None
+    prompt_tokens: Count | None = None
+    completion_tokens: Count | None = None
+    total_tokens: Count | None = None
+    cost_usd: NonNegative | None = None
+    latency_ms: NonNegative | None = None
+    status: Literal["ok", "error"] | None = None
+    error_type: ShortText | None = None
+    session_id: ShortText | None = None
+    agent_id: ShortText | None = None
+    channel: ShortText | None = None
+    timestamp_ms: TimestampMs | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ErrorIn(msgspec.Struct, kw_only=True):
+    """One error, as posted to ``/v1/errors``. Unknown fields are ignored."""
+
+    error_type: Literal["llm_error", "crash", "system_error"]
+    message: Annotated[str, msgspec.Meta(min_length=1)]
+    stack_trace: str | None = None
+    severity: Literal["debug", "info", "warning", "error", "critical"] = "error"
+    category: ShortText | None = None
+    provider: ShortText | None = None
+    model: ShortText | None = None
+    session_id: ShortText | None = None
+    agent_id: ShortText | None = None
+    channel: ShortText | None = None
+    timestamp_ms: TimestampMs | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class Envelope(NamedTuple):
+    """What the queue carries: the row's kind, its time and its column values.
+
+    ``values`` are in the column order of ``storage.writes`` for that kind,
+    without ``trace_id`` (the writer assigns it) and ``created_at``.
+    """
+
+    kind: str
+    created_at_ms: int
+    values: tuple[Any, ...]
+
+
+class BadEvent(ValueError):
+    """The body could not be turned into events; ``str()`` is the 400 message."""
+
+
+_trace_decoder = msgspec.json.Decoder(TraceIn | list[TraceIn])
+_error_decoder = msgspec.json.Decoder(ErrorIn | list[ErrorIn])
+_encoder = msgspec.json.Encoder()
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """Cut ``text`` to at most ``max_bytes`` UTF-8 bytes without splitting a character."""
+    # Fast path: every code point is at most 4 bytes, so short text needs no encode.
+    if len(text) * 4 <= max_bytes:
+        return text
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    # errors="ignore" drops only the partial character at the cut.
+    return encoded[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def _cut(text: str | None, max_bytes: int) -> str | None:
+    return None if text is None else truncate_utf8(text, max_bytes)
+
+
+def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
+    if metadata is None:
+        return None
+    return _encoder.encode(metadata).decode("utf-8")
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> list[Any]:
+    if not body.strip():
+        raise BadEvent("empty body: expected a JSON object or an array of objects")
+    try:
+        decoded = decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise BadEvent(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BadEvent(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise BadEvent("invalid JSON: nested too deeply") from None
+    return decoded if isinstance(decoded, list) else [decoded]
+
+
+def trace_envelope(event: TraceIn, received_at_ms: int, max_text_bytes: int) -> Envelope:
+    status = event.status or ("error" if event.error_type else "ok")
+    return Envelope(
+        "trace",
+        event.timestamp_ms if event.timestamp_ms is not None else received_at_ms,
+        (
+            event.provider,
+            event.model,
+            _cut(event.input_text, max_text_bytes),
+            _cut(event.output_text, max_text_bytes),
+            event.prompt_tokens,
+            event.completion_tokens,
+            event.total_tokens,
+            event.cost_usd,
+            event.latency_ms,
+            status,
+            event.error_type,
+            event.session_id,
+            event.agent_id,
+            event.channel,
+            _metadata_json(event.metadata),
+        ),
+    )
+
+
+def error_envelope(event: ErrorIn, received_at_ms: int, max_text_bytes: int) -> Envelope:
+    return Envelope(
+        "error",
+        event.timestamp_ms if event.timestamp_ms is not None else received_at_ms,
+        (
+            event.error_type,
+            event.category,
+            event.severity,
+            truncate_utf8(event.message, max_text_bytes),
+            _cut(event.stack_trace, max_text_bytes),
+            event.provider,
+            event.model,
+            event.session_id,
+            event.agent_id,
+            event.channel,
+            _metadata_json(event.metadata),
+        ),
+    )
+
+
+def decode_traces(body: bytes, received_at_ms: int, max_text_bytes: int) -> list[Envelope]:
+    """Validate a ``/v1/traces`` body (object or array); raises ``BadEvent``."""
+    events: list[TraceIn] = _decode(_trace_decoder, body)
+    return [trace_envelope(event, received_at_ms, max_text_bytes) for event in events]
+
+
+def decode_errors(body: bytes, received_at_ms: int, max_text_bytes: int) -> list[Envelope]:
+    """Validate a ``/v1/errors`` body (object or array); raises ``BadEvent``."""
+    events: list[ErrorIn] = _decode(_error_decoder, body)
+    return [error_envelope(event, received_at_ms, max_text_bytes) for event in events]

@@ -1,0 +1,1 @@
+"""The ingest pipeline: the bounded queue and the single writer thread."""

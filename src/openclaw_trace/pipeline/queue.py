@@ -1,0 +1,147 @@
+"""The bounded ingest queue between producers and the single writer.
+
+A slot is held from ``offer`` until the writer calls ``done`` for it, that
+is until the event is committed or counted as dropped. So ``capacity`` (512)
+bounds every event held in memory, including the batch the writer is
+writing: with the writer stuck, exactly ``capacity`` events are held and the
+rest are counted as ``queue_full`` drops.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+
+from openclaw_trace.model import Envelope
+from openclaw_trace.stats import Stats
+
+QUEUE_CAPACITY = 512
+BATCH_MAX_EVENTS = 50
+BATCH_WINDOW_S = 0.5
+
+
+class IngestQueue:
+    """Producers ``offer``; one consumer takes batches and calls ``done``.
+
+    Thread-safe. ``offer``/``offer_many`` never block (one short lock) and
+    never raise: a full or closed queue counts the event as dropped
+    (``queue_full`` / ``shutdown``) and returns. After ``close`` every offer
+    is refused, and ``take_batch`` hands out what is left without waiting.
+    """
+
+    def __init__(
+        self,
+        stats: Stats,
+        capacity: int = QUEUE_CAPACITY,
+        batch_max_events: int = BATCH_MAX_EVENTS,
+        batch_window_s: float = BATCH_WINDOW_S,
+    ) -> None:
+        self._stats = stats
+        self._capacity = capacity
+        self._batch_max = batch_max_events
+        self._window_s = batch_window_s
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)  # items to take, or closed
+        self._drained = threading.Condition(self._lock)  # outstanding fell to 0
+        self._items: deque[Envelope] = deque()
+        self._outstanding = 0  # offered and not yet done: queued + being written
+        self._closed = False
+        self._flush_waiters = 0  # while > 0 the writer skips the batch window
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    def depth(self) -> int:
+        """Events accepted and not yet committed or dropped."""
+        with self._lock:
+            return self._outstanding
+
+    def offer(self, envelope: Envelope) -> bool:
+        return self.offer_many((envelope,)) == 1
+
+    def offer_many(self, envelopes: Sequence[Envelope]) -> int:
+        """Queue as many of ``envelopes`` as fit; return how many were queued.
+
+        All envelopes of one call must share one kind (one request's events).
+        """
+        count = len(envelopes)
+        if count == 0:
+            return 0
+        with self._lock:
+            if self._closed:
+                accepted, reason = 0, "shutdown"
+            else:
+                accepted, reason = min(count, self._capacity - self._outstanding), "queue_full"
+                if accepted > 0:
+                    before = len(self._items)
+                    self._items.extend(envelopes if accepted == count else envelopes[:accepted])
+                    self._outstanding += accepted
+                    after = before + accepted
+                    # Wake the writer only on the transitions it waits for.
+                    if before == 0 or (before < self._batch_max <= after):
+                        self._ready.notify()
+        kind = envelopes[0].kind
+        self._stats.record_received(kind, count)
+        if accepted < count:
+            self._stats.record_dropped(kind, reason, count - accepted)
+        return accepted
+
+    def take_batch(self) -> list[Envelope]:
+        """Block until a batch is due; return it (empty only once closed and empty).
+
+        A batch is due when ``batch_max_events`` are waiting, when the first
+        waiting event is ``batch_window_s`` old to the writer, when a
+        ``flush`` is waiting, or when the queue is closed. The events keep
+        their slots until ``done``.
+        """
+        with self._lock:
+            while not self._items and not self._closed:
+                self._ready.wait()
+            if not self._items:
+                return []
+            deadline = time.monotonic() + self._window_s
+            while len(self._items) < self._batch_max and not self._closed and not self._flush_waiters:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._ready.wait(remaining)
+            size = min(self._batch_max, len(self._items))
+            return [self._items.popleft() for _ in range(size)]
+
+    def done(self, count: int) -> None:
+        """Release ``count`` slots: their events were committed or counted as dropped."""
+        with self._lock:
+            self._outstanding -= count
+            if self._outstanding <= 0:
+                self._outstanding = 0
+                self._drained.notify_all()
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every event offered so far is done; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            self._flush_waiters += 1
+            self._ready.notify_all()
+            try:
+                while self._outstanding > 0:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._drained.wait(remaining)
+                return True
+            finally:
+                self._flush_waiters -= 1
+
+    def close(self) -> None:
+        """Refuse further offers (counted as ``shutdown``) and wake the writer. Idempotent."""
+        with self._lock:
+            self._closed = True
+            self._ready.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        with self._lock:
+            return self._closed

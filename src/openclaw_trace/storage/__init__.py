@@ -1,0 +1,1 @@
+"""SQLite storage: connections, the versioned schema, writes and read-only queries."""

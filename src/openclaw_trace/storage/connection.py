@@ -1,0 +1,73 @@
+"""Opening the database: the one write connection and read-only connections.
+
+The write connection is opened once by the daemon and then owned by the
+writer thread. Everything that only reads opens ``mode=ro`` connections, so
+a bug in a read path cannot write.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+BUSY_TIMEOUT_MS = 10_000
+# The writer caches one multi-row INSERT per batch size and table.
+STATEMENT_CACHE_SIZE = 512
+
+
+def prepare_db_file(db_path: str) -> None:
+    """Create parent directories (0700) and the file (0600) if they are missing.
+
+    SQLite gives its -wal and -shm files the database file's permissions, so
+    creating the file ourselves keeps all three readable by the owner only.
+    """
+    path = Path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+
+
+def open_write_connection(db_path: str) -> sqlite3.Connection:
+    """The single write connection: WAL, synchronous=NORMAL, incremental auto-vacuum.
+
+    ``isolation_level=None``: we issue BEGIN/COMMIT ourselves, so a one-table
+    batch can be a single autocommitted multi-row INSERT.
+    """
+    prepare_db_file(db_path)
+    conn = sqlite3.connect(
+        db_path,
+        isolation_level=None,
+        check_same_thread=False,  # opened by the daemon, then owned by the writer thread
+        cached_statements=STATEMENT_CACHE_SIZE,
+    )
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # auto_vacuum only takes effect before the first table exists; on an
+    # existing database this is a no-op and the schema keeps what it had.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise sqlite3.OperationalError(f"could not switch {db_path} to WAL mode (got {mode})")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def open_read_connection(db_path: str) -> sqlite3.Connection:
+    """A read-only connection (``mode=ro``); may be used from any one thread at a time."""
+    uri = Path(db_path).resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def wal_path(db_path: str) -> str:
+    return db_path + "-wal"
+
+
+def file_size(path: str) -> int:
+    """Size in bytes, 0 when the file does not exist."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0

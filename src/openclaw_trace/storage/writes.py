@@ -1,0 +1,87 @@
+"""SQL that writes. Every function takes the connection; only the writer calls them.
+
+Rows are inserted with one multi-row ``INSERT`` per table and batch. That is
+one ``sqlite3_step`` for the whole batch: CPython's sqlite3 module releases
+the GIL around each step, and a thread that has released the GIL may wait a
+whole switch interval (5 ms) to get it back from a busy event loop. One
+step per batch instead of one per row is what keeps the writer fed while
+the HTTP loop is saturated.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+# Column order of the values that follow (trace_id, created_at) in a row;
+# model.trace_envelope / error_envelope build their tuples in this order.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "trace": (
+        "provider",
+        "model",
+        "input_text",
+        "output_text",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cost_usd",
+        "latency_ms",
+        "status",
+        "error_type",
+        "session_id",
+        "agent_id",
+        "channel",
+        "metadata",
+    ),
+    "error": (
+        "error_type",
+        "category",
+        "severity",
+        "message",
+        "stack_trace",
+        "provider",
+        "model",
+        "session_id",
+        "agent_id",
+        "channel",
+        "metadata",
+    ),
+}
+
+TABLES: dict[str, str] = {"trace": "llm_traces", "error": "error_events"}
+
+
+@functools.lru_cache(maxsize=256)
+def insert_sql(kind: str, row_count: int) -> str:
+    """``INSERT INTO <table> (...) VALUES (...), (...)`` for ``row_count`` rows."""
+    columns = ("trace_id", "created_at", *COLUMNS[kind])
+    one_row = "(" + ", ".join("?" * len(columns)) + ")"
+    return f"INSERT INTO {TABLES[kind]} ({', '.join(columns)}) VALUES " + ", ".join([one_row] * row_count)
+
+
+def insert_rows(conn: sqlite3.Connection, kind: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert full rows ``(trace_id, created_at, *values)`` of one kind in one statement.
+
+    In autocommit mode the statement is its own transaction: all rows or none.
+    """
+    params: list[Any] = []
+    for row in rows:
+        params.extend(row)
+    conn.execute(insert_sql(kind, len(rows)), params)
+
+
+def count_unsynced(conn: sqlite3.Connection, tables: Sequence[str]) -> int:
+    """Rows not yet pushed, over ``tables`` (uses the ``(synced, created_at)`` index)."""
+    return sum(
+        int(conn.execute(f"SELECT count(*) FROM {table} WHERE synced = 0").fetchone()[0]) for table in tables
+    )
+
+
+def checkpoint(conn: sqlite3.Connection, mode: str = "TRUNCATE") -> tuple[int, int, int]:
+    """``PRAGMA wal_checkpoint(mode)`` → (busy, wal frames, frames checkpointed)."""
+    if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+        raise ValueError(f"unknown checkpoint mode {mode!r}")
+    busy, log, done = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+    return int(busy), int(log), int(done)
