@@ -117,6 +117,8 @@ def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> list[Any]:
         raise BadEvent(str(exc)) from None
     except msgspec.DecodeError as exc:
         raise BadEvent(f"invalid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadEvent(f"invalid JSON: not UTF-8 at byte {exc.start}") from None
     except RecursionError:
         raise BadEvent("invalid JSON: nested too deeply") from None
     return decoded if isinstance(decoded, list) else [decoded]

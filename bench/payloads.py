@@ -1,0 +1,81 @@
+"""Realistic trace events for the benchmark: request bodies and pre-fill rows.
+
+Seeded, so every run sends the same bytes and builds the same kind of table.
+A single event is sized to ~1 KB of JSON, the size PERFORMANCE.md measured
+with; the texts look like prompts and answers rather than one repeated byte,
+so SQLite pages hold what they would hold in use.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+SINGLE_EVENT_BYTES = 1024
+PROVIDERS = {
+    "anthropic": ("claude-sonnet-4", "claude-haiku-4"),
+    "openai": ("gpt-4.1", "gpt-4.1-mini"),
+    "google": ("gemini-2.5-pro", "gemini-2.5-flash"),
+}
+CHANNELS = ("slack", "cli", "web", "telegram")
+_WORDS = (
+    "agent tool call session context retry summary file repository test error build deploy "
+    "branch commit review latency token prompt answer model cache index query table schema "
+    "user request response stream chunk timeout budget queue writer sqlite health metric"
+).split()
+
+
+def sentence(rng: random.Random, length: int) -> str:
+    """About ``length`` characters of plain words (ASCII, so characters == bytes)."""
+    words: list[str] = []
+    size = 0
+    while size < length:
+        word = rng.choice(_WORDS)
+        words.append(word)
+        size += len(word) + 1
+    return " ".join(words)[:length]
+
+
+def trace_event(rng: random.Random, input_len: int = 560, output_len: int = 220) -> dict[str, Any]:
+    provider = rng.choice(list(PROVIDERS))
+    prompt_tokens = rng.randint(200, 4000)
+    completion_tokens = rng.randint(20, 800)
+    return {
+        "provider": provider,
+        "model": rng.choice(PROVIDERS[provider]),
+        "input_text": sentence(rng, input_len),
+        "output_text": sentence(rng, output_len),
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "cost_usd": round(rng.uniform(0.0001, 0.05), 6),
+        "latency_ms": round(rng.uniform(150, 9000), 1),
+        "status": "ok",
+        "session_id": f"sess-{rng.randrange(16**8):08x}",
+        "agent_id": f"agent-{rng.randrange(8)}",
+        "channel": rng.choice(CHANNELS),
+        "metadata": {"host": "bench", "attempt": 1},
+    }
+
+
+def single_event_body(seed: int = 1) -> bytes:
+    """One event as a JSON object of exactly ``SINGLE_EVENT_BYTES`` bytes."""
+    rng = random.Random(seed)
+    event = trace_event(rng)
+    encoded = _encode(event)
+    # Grow or shrink the prompt to land on the size exactly.
+    event["input_text"] = sentence(rng, len(event["input_text"]) + SINGLE_EVENT_BYTES - len(encoded))
+    encoded = _encode(event)
+    assert len(encoded) == SINGLE_EVENT_BYTES, len(encoded)
+    return encoded
+
+
+def batch_body(count: int, seed: int = 2) -> bytes:
+    """A JSON array of ``count`` different ~1 KB events."""
+    rng = random.Random(seed)
+    return _encode([trace_event(rng) for _ in range(count)])
+
+
+def _encode(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

@@ -1,0 +1,120 @@
+"""IngestQueue on its own: capacity, drop reasons, batch hand-out, flush and close."""
+
+from __future__ import annotations
+
+import threading
+
+from openclaw_trace.model import Envelope
+from openclaw_trace.pipeline.queue import IngestQueue
+from openclaw_trace.stats import Stats
+
+
+def envelope(i: int = 0, kind: str = "trace") -> Envelope:
+    return Envelope(kind, i, ("p", f"m{i}"))
+
+
+def test_offer_counts_received_and_queue_full() -> None:
+    stats = Stats()
+    queue = IngestQueue(stats, capacity=3)
+    assert [queue.offer(envelope(i)) for i in range(5)] == [True, True, True, False, False]
+    snap = stats.snapshot()
+    assert snap.received == {"trace": 5}
+    assert snap.dropped == {"queue_full": {"trace": 2}}
+    assert queue.depth() == 3
+
+
+def test_slots_are_held_until_done() -> None:
+    queue = IngestQueue(Stats(), capacity=4, batch_max_events=2)
+    queue.offer_many([envelope(i) for i in range(4)])
+    batch = queue.take_batch()
+    assert len(batch) == 2
+    assert queue.depth() == 4  # taken but not written: still held
+    assert not queue.offer(envelope(9))
+    queue.done(len(batch))
+    assert queue.depth() == 2
+    assert queue.offer(envelope(9))
+
+
+def test_take_batch_returns_full_batches_in_order() -> None:
+    queue = IngestQueue(Stats(), batch_max_events=50, batch_window_s=60)
+    queue.offer_many([envelope(i) for i in range(120)])
+    sizes = []
+    seen = []
+    for _ in range(2):
+        batch = queue.take_batch()
+        sizes.append(len(batch))
+        seen += [e.created_at_ms for e in batch]
+        queue.done(len(batch))
+    assert sizes == [50, 50]
+    assert seen == list(range(100))
+
+
+def test_close_refuses_offers_as_shutdown_and_hands_out_the_rest() -> None:
+    stats = Stats()
+    queue = IngestQueue(stats, batch_window_s=60)
+    queue.offer_many([envelope(i) for i in range(3)])
+    queue.close()
+    assert not queue.offer(envelope(4, kind="error"))
+    assert stats.snapshot().dropped == {"shutdown": {"error": 1}}
+    batch = queue.take_batch()  # closed: no window wait
+    assert len(batch) == 3
+    queue.done(3)
+    assert queue.take_batch() == []
+
+
+def test_flush_cuts_the_window_short_and_waits_for_done() -> None:
+    queue = IngestQueue(Stats(), batch_window_s=600)
+    queue.offer(envelope())
+    taken: list[int] = []
+
+    def consume() -> None:
+        batch = queue.take_batch()
+        taken.append(len(batch))
+        queue.done(len(batch))
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    assert queue.flush(10)
+    consumer.join(10)
+    assert taken == [1]
+
+
+def test_flush_times_out_when_nobody_consumes() -> None:
+    queue = IngestQueue(Stats())
+    queue.offer(envelope())
+    assert queue.flush(0.05) is False
+
+
+def test_many_producers_balance_the_books() -> None:
+    stats = Stats()
+    queue = IngestQueue(stats, capacity=512)
+    stop = threading.Event()
+    written = [0]
+
+    def consume() -> None:
+        while True:
+            batch = queue.take_batch()
+            if not batch:
+                return
+            written[0] += len(batch)
+            queue.done(len(batch))
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+
+    def produce() -> None:
+        for i in range(5000):
+            queue.offer(envelope(i))
+
+    producers = [threading.Thread(target=produce) for _ in range(4)]
+    for p in producers:
+        p.start()
+    for p in producers:
+        p.join()
+    queue.close()
+    consumer.join(10)
+    stop.set()
+    snap = stats.snapshot()
+    dropped = sum(snap.dropped.get("queue_full", {}).values())
+    assert snap.received == {"trace": 20000}
+    assert written[0] + dropped == 20000
