@@ -19,11 +19,12 @@ PROVIDERS = {
     "google": ("gemini-2.5-pro", "gemini-2.5-flash"),
 }
 CHANNELS = ("slack", "cli", "web", "telegram")
-_WORDS = (
+_VOCABULARY = (
     "agent tool call session context retry summary file repository test error build deploy "
     "branch commit review latency token prompt answer model cache index query table schema "
     "user request response stream chunk timeout budget queue writer sqlite health metric"
-).split()
+)
+_WORDS = _VOCABULARY.split()
 
 
 def sentence(rng: random.Random, length: int) -> str:

@@ -142,6 +142,17 @@ class Config:
         return shown
 
 
+def settings_markdown() -> str:
+    """The settings table as Markdown, for docs/configuration.md (a test keeps them equal)."""
+    lines = ["| Variable | Flag | Default | Meaning |", "| --- | --- | --- | --- |"]
+    for setting in SETTINGS:
+        default = f"`{setting.default}`" if setting.default else "(see below)"
+        if setting.secret:
+            default = "empty"
+        lines.append(f"| `{setting.env_var}` | `{setting.flag}` | {default} | {setting.help} |")
+    return "\n".join(lines) + "\n"
+
+
 class ConfigError(ValueError):
     """A setting had a value its parser refused. ``str()`` is the one line to print."""
 

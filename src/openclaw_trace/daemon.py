@@ -205,6 +205,9 @@ class Daemon:
             self.exit_code = 1
             log.error("writer did not drain before the deadline", extra={"fields": {"lost": lost}})
         snapshot = self.stats.snapshot()
+        # Events still held at the deadline are lost with the process: count them.
+        dropped_by_reason = snapshot.dropped_by_reason()
+        dropped_by_reason["shutdown"] += lost
         log.info(
             "openclaw-trace stopped",
             extra={
@@ -213,8 +216,8 @@ class Daemon:
                     "stop_duration_s": round(time.monotonic() - started, 3),
                     "events_received": snapshot.events_received,
                     "events_written": snapshot.events_written,
-                    "events_dropped": snapshot.events_dropped,
-                    "dropped_by_reason": snapshot.dropped_by_reason(),
+                    "events_dropped": snapshot.events_dropped + lost,
+                    "dropped_by_reason": dropped_by_reason,
                     "events_lost_at_deadline": lost,
                 }
             },

@@ -1,0 +1,1 @@
+"""Load benchmark for the openclaw-trace daemon: ``python -m bench.run`` (see docs/benchmarks.md)."""

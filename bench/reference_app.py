@@ -1,0 +1,98 @@
+"""The reference handler: the least an ingest endpoint can do on our server stack.
+
+Raw ASGI on uvicorn with uvloop and httptools, the body decoded with a
+msgspec Struct, two fields checked, the event appended to a bounded deque of
+512, answer 202 — no storage, no writer thread, no counters. The daemon runs
+on the same stack, so ``flat-out`` / ``reference`` is the share of the bare
+stack's throughput that our handler, queue and writer leave.
+
+Run: ``python -m bench.reference_app --port N`` (127.0.0.1 only); SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import msgspec
+import uvicorn
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class Event(msgspec.Struct):
+    # The two fields the daemon requires; the rest of the body is skipped.
+    provider: str
+    model: str
+
+
+_decoder = msgspec.json.Decoder(Event)
+_QUEUE: deque[Event] = deque(maxlen=512)
+# The same answer the daemon gives to one queued event, so both send the same bytes.
+_ACCEPTED = b'{"received":1,"queued":1,"dropped":0}'
+_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_ACCEPTED)).encode())]
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/health":  # for the runner's readiness check only
+        await _respond(send, 200, b"{}")
+        return
+    if scope["method"] != "POST" or scope["path"] != "/v1/traces":
+        await _respond(send, 404, b'{"error":"not found"}')
+        return
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    try:
+        event = _decoder.decode(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+    except msgspec.DecodeError:
+        await _respond(send, 400, b'{"error":"bad event"}')
+        return
+    if not event.provider or not event.model:
+        await _respond(send, 400, b'{"error":"provider and model are required"}')
+        return
+    _QUEUE.append(event)
+    await send({"type": "http.response.start", "status": 202, "headers": _HEADERS})
+    await send({"type": "http.response.body", "body": _ACCEPTED})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    # The daemon's uvicorn settings: httptools, uvloop, no lifespan, no access
+    # log, no Server/Date headers.
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        date_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

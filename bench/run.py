@@ -1,0 +1,217 @@
+"""Load benchmark of the openclaw-trace daemon: ``python -m bench.run [--quick] [--scenario NAME]``.
+
+Each scenario gets a fresh copy of a pre-filled database (1M rows) and a
+freshly started daemon. On this 2-core machine the server is pinned to core
+0 and wrk to core 1, so the two do not compete; ``flat-out-unpinned`` shows
+the server with both cores. Results: a Markdown table on stdout and a JSON
+file in bench/results/. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import payloads, prefill, report
+from bench.loadgen import Load, WrkResult, run_wrk
+from bench.procs import ServerProcess, free_port
+from bench.scenarios import BY_NAME, MB, SCENARIOS, Outcome, Scenario
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "bench" / "results"
+FULL_ROWS = 1_000_000
+QUICK_ROWS = 20_000
+QUICK_DURATION_S = 2.0
+SERVER_CPUS, WRK_CPUS = "0", "1"
+# The daemon's own stop deadline; the runner kills it only well after that.
+SHUTDOWN_TIMEOUT_S = 60
+
+
+def server_argv(scenario: Scenario, port: int) -> list[str]:
+    if scenario.server == "reference":
+        return [sys.executable, "-m", "bench.reference_app", "--port", str(port)]
+    return [sys.executable, "-m", "openclaw_trace", "serve"]
+
+
+def server_env(port: int, db_path: Path) -> dict[str, str]:
+    # The daemon refuses unknown OCT_* variables, so none leak in from outside.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OCT_")}
+    env.update(
+        OCT_HOST="127.0.0.1",
+        OCT_PORT=str(port),
+        OCT_DB_PATH=str(db_path),
+        OCT_LOG_LEVEL="info",
+        OCT_SHUTDOWN_TIMEOUT=f"{SHUTDOWN_TIMEOUT_S}s",
+        PYTHONPATH=str(REPO),  # for bench.reference_app
+    )
+    return env
+
+
+def load_for(scenario: Scenario, duration_s: float) -> Load:
+    body = payloads.single_event_body() if scenario.body == "single" else payloads.batch_body(50)
+    return Load(
+        body=body,
+        events_per_request=scenario.events_per_request,
+        connections=scenario.connections,
+        # One wrk thread per core it may use.
+        threads=1 if scenario.pinned else 2,
+        duration_s=duration_s,
+        rate=scenario.rate,
+        cpus=WRK_CPUS if scenario.pinned else None,
+    )
+
+
+def run_scenario(scenario: Scenario, source_db: Path, prefill_rows: int, duration_s: float) -> Outcome:
+    work_dir = Path(tempfile.mkdtemp(prefix=f"oct-bench-{scenario.name}-"))
+    log_dir = RESULTS_DIR / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    db_path = work_dir / "traces.db"
+    try:
+        if scenario.server == "daemon":
+            shutil.copyfile(source_db, db_path)
+        port = free_port()
+        server = ServerProcess(
+            server_argv(scenario, port),
+            server_env(port, db_path),
+            port,
+            log_dir / f"{scenario.name}.log",
+            SERVER_CPUS if scenario.pinned else None,
+        )
+        outcome = Outcome(scenario.name, scenario.server, scenario.pinned, duration_s, target=scenario.target)
+        try:
+            server.wait_ready()
+            measure(scenario, server, duration_s, work_dir, outcome)
+        finally:
+            exit_code = server.stop(SHUTDOWN_TIMEOUT_S + 30)
+        outcome.rss_peak_mb = round(server.sampler.peak_bytes / MB, 1)
+        outcome.raw["exit_code"] = exit_code
+        if scenario.server == "daemon":
+            final = server.log_record("openclaw-trace stopped")
+            verify_accounting(outcome, final, prefill.count_rows(db_path) - prefill_rows)
+        return outcome
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def measure(
+    scenario: Scenario, server: ServerProcess, duration_s: float, work_dir: Path, outcome: Outcome
+) -> None:
+    """Run the load (or stay idle) and fill in the rates, latencies and CPU of ``outcome``."""
+    is_daemon = scenario.server == "daemon"
+    before = server.health() if is_daemon else {}
+    cpu_before, started = server.cpu_seconds(), time.monotonic()
+    wrk: WrkResult | None = None
+    if scenario.body == "none":
+        time.sleep(duration_s)
+    else:
+        wrk = run_wrk(server.url, load_for(scenario, duration_s), work_dir)
+    # Both samples are taken after wrk has exited, so the window covers its run.
+    after = server.health() if is_daemon else {}
+    elapsed = time.monotonic() - started
+    outcome.cpu_percent = round(100 * (server.cpu_seconds() - cpu_before) / elapsed, 2)
+    if is_daemon:
+        outcome.persisted_events_s = (after["events_written"] - before["events_written"]) / elapsed
+        outcome.raw["health_before"], outcome.raw["health_after"] = before, after
+    if wrk is None:
+        return
+    per_request = scenario.events_per_request
+    outcome.offered_req_s = wrk.per_s(wrk.requests)
+    outcome.offered_events_s = outcome.offered_req_s * per_request
+    outcome.accepted_req_s = wrk.per_s(wrk.ok_responses)
+    outcome.accepted_events_s = outcome.accepted_req_s * per_request
+    outcome.p50_ms = wrk.latency_us["p50"] / 1000
+    outcome.p99_ms = wrk.latency_us["p99"] / 1000
+    outcome.p999_ms = wrk.latency_us["p999"] / 1000
+    outcome.raw["wrk"] = {
+        "requests": wrk.requests,
+        "duration_s": wrk.duration_s,
+        "status_errors": wrk.status_errors,
+        "socket_errors": wrk.socket_errors,
+        "latency_us": wrk.latency_us,
+        "asked_rate": scenario.rate,
+        "connections": scenario.connections,
+        "events_per_request": per_request,
+    }
+    if wrk.status_errors or wrk.socket_errors:
+        outcome.verdict_notes.append(f"wrk: {wrk.status_errors} non-2xx, {wrk.socket_errors} socket errors")
+
+
+def verify_accounting(outcome: Outcome, final: dict[str, Any] | None, rows_added: int) -> None:
+    """After the SIGTERM drain: rows added == written, and received == written + dropped."""
+    outcome.rows_added = rows_added
+    if final is None:
+        outcome.accounting = "FAIL"
+        outcome.accounting_notes.append("no 'openclaw-trace stopped' log line")
+        return
+    received, written = int(final["events_received"]), int(final["events_written"])
+    outcome.received, outcome.written = received, written
+    outcome.dropped_by_reason = {k: int(v) for k, v in final["dropped_by_reason"].items()}
+    checks = {
+        f"rows added {rows_added:,} == written {written:,}": rows_added == written,
+        f"received {received:,} == written + dropped {written + outcome.dropped:,}": (
+            received == written + outcome.dropped
+        ),
+        f"exit code {outcome.raw.get('exit_code')} == 0": outcome.raw.get("exit_code") == 0,
+    }
+    wrk = outcome.raw.get("wrk")
+    if wrk is not None:
+        # wrk does not count responses still in flight when it stops, so the
+        # daemon may have received a few more events than wrk saw answered.
+        answered = (wrk["requests"] - wrk["status_errors"]) * wrk["events_per_request"]
+        checks[f"received {received:,} ≥ events answered 202 {answered:,}"] = received >= answered
+    outcome.accounting = "PASS" if all(checks.values()) else "FAIL"
+    outcome.accounting_notes = [("" if ok else "NOT ") + text for text, ok in checks.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK_DURATION_S:.0f} s per scenario, small database",
+    )
+    parser.add_argument(
+        "--scenario", action="append", choices=list(BY_NAME), help="run only this one (repeatable)"
+    )
+    parser.add_argument(
+        "--rows", type=int, help=f"pre-filled rows (default {FULL_ROWS:,}; with --quick {QUICK_ROWS:,})"
+    )
+    args = parser.parse_args(argv)
+    rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
+    chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
+
+    info = report.machine()
+    print(f"bench: {info['nproc']} × {info['cpu_model']}, Python {info['python']}, SQLite {info['sqlite']}")
+    source_db = prefill.cached_db(RESULTS_DIR / "cache", rows)
+    outcomes: dict[str, Outcome] = {}
+    for scenario in chosen:
+        duration_s = QUICK_DURATION_S if args.quick else scenario.duration_s
+        print(f"bench: {scenario.name}: {scenario.description} ({duration_s:.0f} s)", flush=True)
+        outcome = run_scenario(scenario, source_db, rows, duration_s)
+        if scenario.check is not None:
+            passed, notes = scenario.check(outcome, outcomes)
+            outcome.verdict = "n/a" if passed is None else ("PASS" if passed else "FAIL")
+            outcome.verdict_notes = notes + outcome.verdict_notes
+        outcomes[scenario.name] = outcome
+        print(f"bench:   {report.markdown_table([outcome]).splitlines()[-1]}", flush=True)
+
+    options = {"quick": args.quick, "rows": rows, "scenarios": [s.name for s in chosen]}
+    saved = report.save_json(RESULTS_DIR, info, options, list(outcomes.values()))
+    print()
+    print(report.markdown_table(list(outcomes.values())))
+    print()
+    print("Accounting after the SIGTERM drain:")
+    print(report.accounting_lines(list(outcomes.values())))
+    print(f"\nbench: results saved to {saved.relative_to(REPO)}")
+    failed = any(o.accounting == "FAIL" for o in outcomes.values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The scenarios, their targets, and the figures each run produces."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+MB = 1024 * 1024
+
+
+@dataclasses.dataclass
+class Outcome:
+    """The figures of one scenario run; None where a figure does not apply."""
+
+    name: str
+    server: str
+    pinned: bool
+    duration_s: float
+    offered_req_s: float | None = None
+    offered_events_s: float | None = None
+    accepted_events_s: float | None = None  # 202 answers × events per request
+    persisted_events_s: float | None = None  # events_written delta from /health over the run
+    dropped_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    rss_peak_mb: float | None = None
+    cpu_percent: float | None = None  # of one core, over the run
+    accepted_req_s: float | None = None
+    received: int | None = None  # final totals from the "openclaw-trace stopped" log line
+    written: int | None = None
+    rows_added: int | None = None
+    accounting: str = "n/a"  # PASS / FAIL / n/a
+    accounting_notes: list[str] = dataclasses.field(default_factory=list)
+    target: str = ""
+    verdict: str = "n/a"  # PASS / FAIL / n/a
+    verdict_notes: list[str] = dataclasses.field(default_factory=list)
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def dropped(self) -> int:
+        return sum(self.dropped_by_reason.values())
+
+
+# A check sees this scenario's outcome and every earlier one (for the ratio).
+Check = Callable[[Outcome, Mapping[str, Outcome]], tuple[bool | None, list[str]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    server: Literal["daemon", "reference"] = "daemon"
+    body: Literal["single", "batch", "none"] = "single"
+    events_per_request: int = 1
+    connections: int = 32
+    rate: float = 0.0  # requests/s in total; 0 = flat out
+    duration_s: float = 15.0
+    pinned: bool = True
+    target: str = ""
+    check: Check | None = None
+
+
+def _offered_enough(outcome: Outcome, rate: float, notes: list[str]) -> bool:
+    # A paced target only means something if the load was really offered.
+    if outcome.offered_req_s is None or outcome.offered_req_s < 0.95 * rate:
+        notes.append(f"offered only {outcome.offered_req_s or 0:,.0f} of {rate:,.0f} req/s")
+        return False
+    return True
+
+
+def _check_steady_20k(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
+    notes: list[str] = []
+    ok = _offered_enough(outcome, 20_000, notes)
+    if outcome.dropped:
+        ok = False
+        notes.append(f"{outcome.dropped:,} dropped")
+    if outcome.p99_ms is None or outcome.p99_ms > 5.0:
+        ok = False
+        notes.append(f"p99 {outcome.p99_ms or 0:.2f} ms > 5 ms")
+    return ok, notes
+
+
+def _check_steady_1k(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
+    notes: list[str] = []
+    ok = _offered_enough(outcome, 1_000, notes)
+    if outcome.p99_ms is None or outcome.p99_ms > 1.0:
+        ok = False
+        notes.append(f"p99 {outcome.p99_ms or 0:.2f} ms > 1 ms")
+    return ok, notes
+
+
+def _check_batch(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
+    notes: list[str] = []
+    ok = True
+    if outcome.persisted_events_s is None or outcome.persisted_events_s < 40_000:
+        ok = False
+        notes.append(f"persisted {outcome.persisted_events_s or 0:,.0f} events/s < 40,000")
+    if outcome.dropped:
+        ok = False
+        notes.append(f"{outcome.dropped:,} dropped")
+    return ok, notes
+
+
+def _check_flat_out(outcome: Outcome, earlier: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
+    reference = earlier.get("reference")
+    if reference is None or not reference.accepted_req_s or outcome.accepted_req_s is None:
+        return None, ["no reference run to compare with (add --scenario reference)"]
+    ratio = outcome.accepted_req_s / reference.accepted_req_s
+    outcome.raw["ratio_to_reference"] = ratio
+    return ratio >= 0.7, [f"{ratio:.2f}× reference ({reference.accepted_req_s:,.0f} req/s)"]
+
+
+def _check_idle(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
+    notes: list[str] = []
+    ok = True
+    if outcome.rss_peak_mb is None or outcome.rss_peak_mb > 50:
+        ok = False
+        notes.append(f"RSS {outcome.rss_peak_mb} MB > 50 MB")
+    # "≈ 0": under half a percent of one core, i.e. < 5 ms of CPU per second.
+    if outcome.cpu_percent is None or outcome.cpu_percent > 0.5:
+        ok = False
+        notes.append(f"CPU {outcome.cpu_percent} % > 0.5 %")
+    return ok, notes
+
+
+# In run order: the reference comes before the flat-out runs that compare with it.
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "idle",
+        "daemon started on the 1M-row database and left alone",
+        body="none",
+        duration_s=30,
+        target="RSS ≤ 50 MB, CPU ≈ 0 (≤ 0.5 %)",
+        check=_check_idle,
+    ),
+    Scenario(
+        "steady-1k",
+        "1 KB single-event POSTs paced at 1,000/s",
+        connections=16,
+        rate=1_000,
+        duration_s=20,
+        target="p99 ≤ 1 ms",
+        check=_check_steady_1k,
+    ),
+    Scenario(
+        "steady-20k",
+        "1 KB single-event POSTs paced at 20,000/s over keep-alive connections",
+        connections=64,
+        rate=20_000,
+        duration_s=30,
+        target="0 drops, p99 ≤ 5 ms",
+        check=_check_steady_20k,
+    ),
+    Scenario(
+        "batch-50",
+        "JSON arrays of 50 ~1 KB events, paced at 900 POSTs/s (45,000 events/s)",
+        body="batch",
+        events_per_request=50,
+        connections=16,
+        rate=900,
+        duration_s=15,
+        target="≥ 40,000 events/s persisted, 0 drops",
+        check=_check_batch,
+    ),
+    Scenario(
+        "batch-50-max",
+        "JSON arrays of 50 ~1 KB events, 8 connections flat out (the writer's ceiling)",
+        body="batch",
+        events_per_request=50,
+        connections=8,
+        duration_s=15,
+        target="(informational)",
+    ),
+    Scenario(
+        "reference",
+        "minimal raw-ASGI handler on the same stack (bench/reference_app.py), 32 connections flat out",
+        server="reference",
+        duration_s=15,
+        target="(the yardstick)",
+    ),
+    Scenario(
+        "flat-out",
+        "1 KB single-event POSTs, 32 connections, no pacing",
+        duration_s=15,
+        target="202 path ≥ 0.7× reference",
+        check=_check_flat_out,
+    ),
+    Scenario(
+        "flat-out-unpinned",
+        "flat-out with server and wrk free to use both cores",
+        duration_s=15,
+        pinned=False,
+        target="(informational)",
+    ),
+)
+
+BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

@@ -1,0 +1,91 @@
+"""The settings table: parsing, refusal of bad values, and the generated docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from openclaw_trace.config import SETTINGS, Config, ConfigError, load_config, settings_markdown
+from openclaw_trace.config_types import parse_duration_s, parse_percent, parse_size_bytes
+
+
+def test_defaults_with_an_empty_environment() -> None:
+    config = load_config({})
+    assert (config.host, config.port) == ("127.0.0.1", 9090)
+    assert config.max_text_bytes == 16384
+    assert config.max_body_bytes == 1024 * 1024
+    assert config.log_level == "info"
+    assert config.db_path.endswith("openclaw-trace.db")
+    assert config == Config(db_path=config.db_path)
+
+
+def test_environment_then_flags() -> None:
+    config = load_config({"OCT_PORT": "9999", "OCT_HOST": "::1"}, {"OCT_PORT": "7000"})
+    assert (config.host, config.port) == ("::1", 7000)
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"OCT_PORT": "abc"}, "invalid OCT_PORT='abc': expected a whole number from 0 to 65535"),
+        ({"OCT_PORT": "70000"}, "OCT_PORT"),
+        ({"OCT_MAX_TEXT_BYTES": "lots"}, "OCT_MAX_TEXT_BYTES"),
+        ({"OCT_MAX_BODY_BYTES": "1TB"}, "OCT_MAX_BODY_BYTES"),
+        ({"OCT_LOG_LEVEL": "loud"}, "expected one of debug, info, warning, error"),
+        ({"OCT_SHUTDOWN_TIMEOUT": "5 parsecs"}, "expected a duration"),
+        ({"OCT_SHUTDOWN_TIMEOUT": "0s"}, "above zero"),
+        ({"OCT_DB_PATH": "  "}, "OCT_DB_PATH"),
+        ({"OCT_HOST": "a b"}, "OCT_HOST"),
+        ({"OCT_PROT": "9090"}, "invalid OCT_PROT='9090': unknown setting"),
+    ],
+)
+def test_bad_values_are_refused_with_one_line(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(env)
+    message = str(caught.value)
+    assert needle in message
+    assert "\n" not in message
+
+
+def test_other_variables_are_ignored() -> None:
+    assert load_config({"PATH": "/bin", "OCTOPUS": "1"}).port == 9090
+
+
+def test_secrets_are_masked() -> None:
+    shown = load_config({"OCT_INGEST_TOKEN": "hunter2"}).masked()
+    assert shown["ingest_token"] == "***"
+    assert "hunter2" not in str(shown)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("15s", 15), ("15", 15), ("5m", 300), ("2h", 7200), ("1d", 86400), ("1.5s", 1.5)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration_s(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("16384", 16384), ("64KiB", 65536), ("1MiB", 1048576), ("50MB", 50_000_000), ("1 mib", 1048576)],
+)
+def test_sizes(text: str, size: int) -> None:
+    assert parse_size_bytes(text) == size
+
+
+@pytest.mark.parametrize("text", ["80", "80%", " 80 % "])
+def test_percent(text: str) -> None:
+    assert parse_percent(text) == 80.0
+
+
+@pytest.mark.parametrize("text", ["", "-1s", "5 parsecs", "1e3s"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration_s(text)
+
+
+def test_docs_show_the_settings_table_as_it_is() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    assert settings_markdown() in doc, "regenerate: python -c 'from openclaw_trace.config import *; print(settings_markdown())'"
+    assert all(f"`{setting.env_var}`" in doc for setting in SETTINGS)

@@ -1,0 +1,187 @@
+"""The daemon as a real process: start-up line, SIGTERM drain, bad settings, status."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Client, rows
+
+
+class Process:
+    """``python -m openclaw_trace serve`` with its JSON log in a file."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+        self.db_path = str(tmp_path / "proc.db")
+        self.log_path = tmp_path / "daemon.log"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("OCT_")}
+        full_env.update({"OCT_PORT": "0", "OCT_DB_PATH": self.db_path, **(env or {})})
+        self.log_file = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "openclaw_trace", "serve"],
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_file,
+        )
+        self.port = 0
+
+    def wait_started(self, timeout_s: float = 20) -> int:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in self.log_lines():
+                if line.get("msg") == "openclaw-trace started":
+                    self.port = int(line["listen"].rsplit(":", 1)[1])
+                    return self.port
+            assert self.proc.poll() is None, self.log_path.read_text()
+            time.sleep(0.02)
+        raise AssertionError("daemon did not start")
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.startswith("{")]
+
+    def stop(self, timeout_s: float = 20) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout_s)
+        self.log_file.close()
+        return code
+
+
+@pytest.fixture
+def process(tmp_path: Path) -> Iterator[Process]:
+    proc = Process(tmp_path)
+    yield proc
+    if proc.proc.poll() is None:
+        proc.proc.kill()
+        proc.proc.wait()
+    proc.log_file.close()
+
+
+def test_start_up_line_names_version_settings_database_and_address(process: Process) -> None:
+    port = process.wait_started()
+    [started] = [line for line in process.log_lines() if line.get("msg") == "openclaw-trace started"]
+    assert started["version"]
+    assert started["db_path"] == process.db_path
+    assert started["listen"] == f"http://127.0.0.1:{port}"
+    assert started["settings"]["max_text_bytes"] == 16384
+    assert process.stop() == 0
+
+
+def test_sigterm_drains_every_accepted_event(process: Process) -> None:
+    process.wait_started()
+    client = Client(process.port)
+    # Hold the writer back so that events are still queued when SIGTERM lands.
+    blocker = sqlite3.connect(process.db_path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    queued = 0
+    for i in range(9):
+        status, answer = client.post("/v1/traces", [{"provider": "p", "model": f"m{i}"}] * 50)
+        assert status == 202
+        queued += answer["queued"]
+    status, answer = client.post("/v1/errors", {"error_type": "crash", "message": "x"})
+    queued += answer["queued"]
+    client.close()
+    process.proc.send_signal(signal.SIGTERM)
+    threading.Timer(0.5, lambda: (blocker.execute("ROLLBACK"), blocker.close())).start()
+    assert process.proc.wait(20) == 0
+    process.log_file.close()
+    stored = len(rows(process.db_path, "SELECT id FROM llm_traces")) + len(
+        rows(process.db_path, "SELECT id FROM error_events")
+    )
+    assert stored == queued == 451
+    check = sqlite3.connect(process.db_path)
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    check.close()
+    wal = Path(process.db_path + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # checkpointed, then removed on close
+    [stopped] = [line for line in process.log_lines() if line.get("msg") == "openclaw-trace stopped"]
+    assert stopped["events_written"] == 451
+    assert stopped["events_received"] == 451
+    assert stopped["events_lost_at_deadline"] == 0
+
+
+def test_status_command_reads_health(process: Process) -> None:
+    process.wait_started()
+    url = f"http://127.0.0.1:{process.port}"
+    text = subprocess.run(
+        [sys.executable, "-m", "openclaw_trace", "status", "--url", url], capture_output=True, text=True
+    )
+    assert text.returncode == 0, text.stderr
+    assert "status" in text.stdout
+    assert "events_received" in text.stdout
+    raw = subprocess.run(
+        [sys.executable, "-m", "openclaw_trace", "status", "--url", url, "--json"],
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(raw.stdout)
+    assert report["status"] == "ok"
+    assert process.stop() == 0
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OCT_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "openclaw_trace", *args], env=full_env, capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"OCT_PORT": "abc"}, "OCT_PORT='abc'"),
+        ({"OCT_MAX_BODY_BYTES": "huge"}, "OCT_MAX_BODY_BYTES='huge'"),
+        ({"OCT_SHUTDOWN_TIMEOUT": "5 parsecs"}, "OCT_SHUTDOWN_TIMEOUT='5 parsecs'"),
+    ],
+)
+def test_bad_setting_exits_2_with_one_line(env: dict[str, str], needle: str) -> None:
+    result = run_cli("serve", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert needle in lines[0]
+
+
+def test_bad_flag_value_exits_2(tmp_path: Path) -> None:
+    result = run_cli("serve", "--port", "nope", env={"OCT_DB_PATH": str(tmp_path / "x.db")})
+    assert result.returncode == 2
+    assert "OCT_PORT='nope'" in result.stderr
+
+
+def test_port_in_use_exits_1_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", env={"OCT_PORT": str(port), "OCT_DB_PATH": str(tmp_path / "x.db")})
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_version_and_help() -> None:
+    assert run_cli("--version").stdout.startswith("openclaw-trace ")
+    help_text = run_cli("serve", "--help").stdout
+    assert "OCT_MAX_TEXT_BYTES" in help_text
+    assert "--max-text-bytes" in help_text
+
+
+def test_status_without_a_daemon_exits_1(tmp_path: Path) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    result = run_cli("status", "--url", f"http://127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert "no daemon answering" in result.stderr
