@@ -87,5 +87,7 @@ def test_bad_durations(text: str) -> None:
 
 def test_docs_show_the_settings_table_as_it_is() -> None:
     doc = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
-    assert settings_markdown() in doc, "regenerate: python -c 'from openclaw_trace.config import *; print(settings_markdown())'"
+    assert settings_markdown() in doc, (
+        "regenerate: python -c 'from openclaw_trace.config import *; print(settings_markdown())'"
+    )
     assert all(f"`{setting.env_var}`" in doc for setting in SETTINGS)

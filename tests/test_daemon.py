@@ -134,7 +134,11 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("OCT_")}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "openclaw_trace", *args], env=full_env, capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "openclaw_trace", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 

@@ -62,9 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        overrides = {
-            s.env_var: getattr(args, s.env_var) for s in SETTINGS if getattr(args, s.env_var) is not None
-        }
+        overrides = {s.env_var: getattr(args, s.env_var) for s in SETTINGS if getattr(args, s.env_var) is not None}
         return _serve(overrides)
     if args.command == "status":
         return _status(args.url, args.json)

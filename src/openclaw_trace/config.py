@@ -99,8 +99,7 @@ SETTINGS: tuple[Setting, ...] = (
         "MAX_BODY_BYTES",
         size_range(1024, 256 * 1024 * 1024),
         "1MiB",
-        "Largest request body accepted; larger bodies get 413, also when"
-        " sent chunked without a Content-Length.",
+        "Largest request body accepted; larger bodies get 413, also when sent chunked without a Content-Length.",
     ),
     Setting(
         "INGEST_TOKEN",

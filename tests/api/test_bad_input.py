@@ -36,8 +36,18 @@ BAD_TRACES: list[tuple[str, bytes, int, str]] = [
     ("lone low surrogate in metadata", b'{"provider":"p","model":"m","metadata":{"k":"\\udc00"}}', 400, ""),
     ("invalid utf-8", b'{"provider":"\xff\xfe","model":"m"}', 400, "invalid JSON"),
     ("deep nesting", DEEP, 400, "nested too deeply"),
-    ("5000-digit int", b'{"provider":"p","model":"m","prompt_tokens":' + b"9" * 5000 + b"}", 400, "prompt_tokens"),
-    ("5000-digit in metadata", b'{"provider":"p","model":"m","metadata":{"n":' + b"9" * 5000 + b"}}", 400, ""),
+    (
+        "5000-digit int",
+        b'{"provider":"p","model":"m","prompt_tokens":' + b"9" * 5000 + b"}",
+        400,
+        "prompt_tokens",
+    ),
+    (
+        "5000-digit in metadata",
+        b'{"provider":"p","model":"m","metadata":{"n":' + b"9" * 5000 + b"}}",
+        400,
+        "",
+    ),
     ("5000-digit float", b'{"provider":"p","model":"m","cost_usd":1' + b"0" * 5000 + b".5}", 400, "cost_usd"),
     ("array with a bad item", b"[" + VALID + b',{"provider":3}]', 400, "$[1]"),
 ]
@@ -129,8 +139,7 @@ def _raw_request(port: int, head: bytes, body_parts: list[bytes]) -> bytes:
 def test_chunked_body_over_the_limit_is_413_without_reading_it_all(make_daemon: Any, connect: Any) -> None:
     daemon = make_daemon(max_body_bytes=4096)
     head = (
-        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n"
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
     chunk = b"x" * 1024
     parts = [b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(64)] + [b"0\r\n\r\n"]

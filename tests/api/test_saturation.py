@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+
 from openclaw_trace.daemon import Daemon
 from tests.conftest import Client, rows
 

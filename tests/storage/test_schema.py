@@ -35,9 +35,7 @@ def test_tables_columns_and_sync_indexes(tmp_path: Path) -> None:
         columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         assert {"id", "trace_id", "created_at", "metadata", "synced", "pushed_at"} <= columns
         indexes = [row[1] for row in conn.execute(f"PRAGMA index_list({table})")]
-        index_columns = [
-            [c[2] for c in conn.execute(f"PRAGMA index_info({name})")] for name in indexes
-        ]
+        index_columns = [[c[2] for c in conn.execute(f"PRAGMA index_info({name})")] for name in indexes]
         assert ["synced", "created_at"] in index_columns
     push_columns = {row[1] for row in conn.execute("PRAGMA table_info(push_log)")}
     assert {"started_at", "status", "events", "bytes", "duration_ms", "error"} <= push_columns

@@ -82,10 +82,7 @@ def prometheus_text(ctx: AppContext) -> str:
         "# TYPE oct_events_dropped_total counter",
     ]
     for reason, by_kind in sorted(snapshot.dropped.items()):
-        lines += [
-            f'oct_events_dropped_total{{kind="{k}",reason="{reason}"}} {v}'
-            for k, v in sorted(by_kind.items())
-        ]
+        lines += [f'oct_events_dropped_total{{kind="{k}",reason="{reason}"}} {v}' for k, v in sorted(by_kind.items())]
     gauges = {
         "oct_queue_depth": ("Events accepted and not yet committed.", ctx.queue.depth()),
         "oct_unsynced_rows": ("Stored rows not yet pushed.", snapshot.unsynced),

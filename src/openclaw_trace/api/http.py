@@ -92,9 +92,7 @@ async def send_bytes(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_json(
-    send: Send, status: int, payload: object, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
+async def send_json(send: Send, status: int, payload: object, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     await send_bytes(send, status, _encoder.encode(payload), JSON_HEADERS + (headers or []))
 
 

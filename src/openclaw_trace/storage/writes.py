@@ -74,9 +74,7 @@ def insert_rows(conn: sqlite3.Connection, kind: str, rows: Sequence[Sequence[Any
 
 def count_unsynced(conn: sqlite3.Connection, tables: Sequence[str]) -> int:
     """Rows not yet pushed, over ``tables`` (uses the ``(synced, created_at)`` index)."""
-    return sum(
-        int(conn.execute(f"SELECT count(*) FROM {table} WHERE synced = 0").fetchone()[0]) for table in tables
-    )
+    return sum(int(conn.execute(f"SELECT count(*) FROM {table} WHERE synced = 0").fetchone()[0]) for table in tables)
 
 
 def checkpoint(conn: sqlite3.Connection, mode: str = "TRUNCATE") -> tuple[int, int, int]:
