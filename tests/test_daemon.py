@@ -189,3 +189,26 @@ def test_status_without_a_daemon_exits_1(tmp_path: Path) -> None:
     result = run_cli("status", "--url", f"http://127.0.0.1:{port}")
     assert result.returncode == 1
     assert "no daemon answering" in result.stderr
+
+
+def test_kill_9_loses_no_committed_row_and_the_database_opens(process: Process) -> None:
+    process.wait_started()
+    client = Client(process.port)
+    for _ in range(10):
+        client.post("/v1/traces", [{"provider": "p", "model": "committed"}] * 50)
+    deadline = time.monotonic() + 20
+    while client.health()["events_written"] < 500 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    committed = client.health()["events_written"]
+    assert committed == 500
+    for _ in range(20):  # more in flight when the process dies
+        client.post("/v1/traces", [{"provider": "p", "model": "in-flight"}] * 25)
+    client.close()
+    process.proc.kill()
+    process.proc.wait(10)
+    check = sqlite3.connect(process.db_path)
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert check.execute("SELECT count(*) FROM llm_traces WHERE model = 'committed'").fetchone()[0] == 500
+    in_flight = check.execute("SELECT count(*) FROM llm_traces WHERE model = 'in-flight'").fetchone()[0]
+    assert 0 <= in_flight <= 500
+    check.close()
