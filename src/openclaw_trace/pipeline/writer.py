@@ -18,11 +18,11 @@ import logging
 import sqlite3
 import threading
 import time
-import uuid
 from collections import defaultdict
 from typing import Any
 
 from openclaw_trace.model import Envelope
+from openclaw_trace.pipeline.ids import uuid4_strings
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import writes
@@ -111,8 +111,8 @@ class BatchWriter:
 
     def _write_batch(self, batch: list[Envelope]) -> None:
         rows_by_kind: dict[str, list[Row]] = defaultdict(list)
-        for envelope in batch:
-            rows_by_kind[envelope.kind].append((str(uuid.uuid4()), envelope.created_at_ms, *envelope.values))
+        for trace_id, envelope in zip(uuid4_strings(len(batch)), batch, strict=True):
+            rows_by_kind[envelope.kind].append((trace_id, envelope.created_at_ms, *envelope.values))
         attempt = 0
         while rows_by_kind:
             try:
