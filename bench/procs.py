@@ -128,9 +128,9 @@ class ServerProcess:
             self.sampler.stop()
             self._log.close()
 
-    def log_record(self, msg: str) -> dict[str, Any] | None:
-        """The last JSON log line whose ``msg`` is ``msg``, if any."""
-        found: dict[str, Any] | None = None
+    def log_records(self) -> list[dict[str, Any]]:
+        """The server's JSON log lines, parsed; other lines are skipped."""
+        records: list[dict[str, Any]] = []
         for line in self.log_path.read_text(errors="replace").splitlines():
             if not line.startswith("{"):
                 continue
@@ -138,6 +138,6 @@ class ServerProcess:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(record, dict) and record.get("msg") == msg:
-                found = record
-        return found
+            if isinstance(record, dict):
+                records.append(record)
+        return records

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import sqlite3
+import subprocess
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -17,7 +18,7 @@ from bench.loadgen import wrk_version
 from bench.scenarios import Outcome
 
 
-def machine() -> dict[str, Any]:
+def machine(repo: Path) -> dict[str, Any]:
     cpu_model = "unknown"
     with open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
@@ -28,6 +29,7 @@ def machine() -> dict[str, Any]:
         mem_kb = int(meminfo.readline().split()[1])
     versions = {name: metadata.version(name) for name in ("uvicorn", "uvloop", "httptools", "msgspec")}
     return {
+        "source": source_version(repo),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model,
@@ -38,6 +40,17 @@ def machine() -> dict[str, Any]:
         "wrk": wrk_version(),
         **versions,
     }
+
+
+def source_version(repo: Path) -> str:
+    """The commit measured, marked "+dirty" when src/ has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=10, check=False)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--", "src") else "")
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -83,9 +96,7 @@ def accounting_lines(outcomes: Sequence[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def save_json(
-    results_dir: Path, info: dict[str, Any], options: dict[str, Any], outcomes: Sequence[Outcome]
-) -> Path:
+def save_json(results_dir: Path, info: dict[str, Any], options: dict[str, Any], outcomes: Sequence[Outcome]) -> Path:
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = results_dir / f"bench-{stamp}.json"

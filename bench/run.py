@@ -21,7 +21,7 @@ from typing import Any
 from bench import payloads, prefill, report
 from bench.loadgen import Load, WrkResult, run_wrk
 from bench.procs import ServerProcess, free_port
-from bench.scenarios import BY_NAME, MB, SCENARIOS, Outcome, Scenario
+from bench.scenarios import BY_NAME, MB, SCENARIOS, Outcome, Scenario, combine
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -67,6 +67,19 @@ def load_for(scenario: Scenario, duration_s: float) -> Load:
     )
 
 
+def copy_db(source: Path, dest: Path) -> None:
+    """Copy the pre-filled database and flush the copy to disk before the daemon opens it.
+
+    Without the fsync the copy sits in the page cache as ~1.2 GB of dirty
+    pages, and the daemon's first WAL checkpoint (whose fsync must write them
+    all out) stalls the writer for a good part of a second inside the
+    measured run: queue_full drops caused by the harness, not the daemon.
+    """
+    shutil.copyfile(source, dest)
+    with open(dest, "rb+") as copied:
+        os.fsync(copied.fileno())
+
+
 def run_scenario(scenario: Scenario, source_db: Path, prefill_rows: int, duration_s: float) -> Outcome:
     work_dir = Path(tempfile.mkdtemp(prefix=f"oct-bench-{scenario.name}-"))
     log_dir = RESULTS_DIR / "logs"
@@ -74,7 +87,7 @@ def run_scenario(scenario: Scenario, source_db: Path, prefill_rows: int, duratio
     db_path = work_dir / "traces.db"
     try:
         if scenario.server == "daemon":
-            shutil.copyfile(source_db, db_path)
+            copy_db(source_db, db_path)
         port = free_port()
         server = ServerProcess(
             server_argv(scenario, port),
@@ -92,16 +105,19 @@ def run_scenario(scenario: Scenario, source_db: Path, prefill_rows: int, duratio
         outcome.rss_peak_mb = round(server.sampler.peak_bytes / MB, 1)
         outcome.raw["exit_code"] = exit_code
         if scenario.server == "daemon":
-            final = server.log_record("openclaw-trace stopped")
+            records = server.log_records()
+            final = next((r for r in reversed(records) if r.get("msg") == "openclaw-trace stopped"), None)
             verify_accounting(outcome, final, prefill.count_rows(db_path) - prefill_rows)
+            # A figure measured while the daemon logs errors is not a figure of the daemon working.
+            errors = sum(1 for r in records if r.get("level") in ("error", "critical"))
+            if errors:
+                outcome.verdict_notes.append(f"{errors:,} error lines in {server.log_path.relative_to(REPO)}")
         return outcome
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def measure(
-    scenario: Scenario, server: ServerProcess, duration_s: float, work_dir: Path, outcome: Outcome
-) -> None:
+def measure(scenario: Scenario, server: ServerProcess, duration_s: float, work_dir: Path, outcome: Outcome) -> None:
     """Run the load (or stay idle) and fill in the rates, latencies and CPU of ``outcome``."""
     is_daemon = scenario.server == "daemon"
     before = server.health() if is_daemon else {}
@@ -111,7 +127,7 @@ def measure(
         time.sleep(duration_s)
     else:
         wrk = run_wrk(server.url, load_for(scenario, duration_s), work_dir)
-    # Both samples are taken after wrk has exited, so the window covers its run.
+    # The window runs from just before wrk starts to just after it exits (a few ms more than its run).
     after = server.health() if is_daemon else {}
     elapsed = time.monotonic() - started
     outcome.cpu_percent = round(100 * (server.cpu_seconds() - cpu_before) / elapsed, 2)
@@ -176,24 +192,33 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"smoke run: {QUICK_DURATION_S:.0f} s per scenario, small database",
     )
-    parser.add_argument(
-        "--scenario", action="append", choices=list(BY_NAME), help="run only this one (repeatable)"
-    )
+    parser.add_argument("--scenario", action="append", choices=list(BY_NAME), help="run only this one (repeatable)")
     parser.add_argument(
         "--rows", type=int, help=f"pre-filled rows (default {FULL_ROWS:,}; with --quick {QUICK_ROWS:,})"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per scenario; the table shows their medians (default 1)"
     )
     args = parser.parse_args(argv)
     rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
 
-    info = report.machine()
-    print(f"bench: {info['nproc']} × {info['cpu_model']}, Python {info['python']}, SQLite {info['sqlite']}")
+    info = report.machine(REPO)
+    print(
+        f"bench: openclaw-trace {info['source']} on {info['nproc']} × {info['cpu_model']},"
+        f" Python {info['python']}, SQLite {info['sqlite']}"
+    )
     source_db = prefill.cached_db(RESULTS_DIR / "cache", rows)
     outcomes: dict[str, Outcome] = {}
     for scenario in chosen:
         duration_s = QUICK_DURATION_S if args.quick else scenario.duration_s
         print(f"bench: {scenario.name}: {scenario.description} ({duration_s:.0f} s)", flush=True)
-        outcome = run_scenario(scenario, source_db, rows, duration_s)
+        runs = []
+        for attempt in range(args.repeat):
+            runs.append(run_scenario(scenario, source_db, rows, duration_s))
+            if args.repeat > 1:
+                print(f"bench:   run {attempt + 1}: {report.markdown_table(runs[-1:]).splitlines()[-1]}", flush=True)
+        outcome = combine(runs)
         if scenario.check is not None:
             passed, notes = scenario.check(outcome, outcomes)
             outcome.verdict = "n/a" if passed is None else ("PASS" if passed else "FAIL")
@@ -201,10 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         outcomes[scenario.name] = outcome
         print(f"bench:   {report.markdown_table([outcome]).splitlines()[-1]}", flush=True)
 
-    options = {"quick": args.quick, "rows": rows, "scenarios": [s.name for s in chosen]}
+    options = {"quick": args.quick, "rows": rows, "repeat": args.repeat, "scenarios": [s.name for s in chosen]}
     saved = report.save_json(RESULTS_DIR, info, options, list(outcomes.values()))
-    print()
-    print(report.markdown_table(list(outcomes.values())))
+    pinned = [o for o in outcomes.values() if o.pinned]
+    unpinned = [o for o in outcomes.values() if not o.pinned]
+    if pinned:
+        print(f"\nServer pinned to core {SERVER_CPUS}, wrk to core {WRK_CPUS}:\n")
+        print(report.markdown_table(pinned))
+    if unpinned:
+        print("\nServer and wrk unpinned (both cores shared):\n")
+        print(report.markdown_table(unpinned))
     print()
     print("Accounting after the SIGTERM drain:")
     print(report.accounting_lines(list(outcomes.values())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -41,6 +42,48 @@ class Outcome:
     @property
     def dropped(self) -> int:
         return sum(self.dropped_by_reason.values())
+
+
+# Figures a repeated scenario reports as the median of its runs.
+_MEDIAN_FIELDS = (
+    "offered_req_s",
+    "offered_events_s",
+    "accepted_events_s",
+    "accepted_req_s",
+    "persisted_events_s",
+    "p50_ms",
+    "p99_ms",
+    "p999_ms",
+    "cpu_percent",
+)
+
+
+def combine(runs: list[Outcome]) -> Outcome:
+    """One outcome from repeated runs: medians of the rates and latencies, the worst of the rest.
+
+    Peak RSS is the highest of the runs, accounting passes only if every run
+    passed, and drops are the median per reason. Each run stays in ``raw``.
+    """
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    combined = Outcome(first.name, first.server, first.pinned, first.duration_s, target=first.target)
+    for field in _MEDIAN_FIELDS:
+        values = [getattr(run, field) for run in runs if getattr(run, field) is not None]
+        setattr(combined, field, statistics.median(values) if values else None)
+    peaks = [run.rss_peak_mb for run in runs if run.rss_peak_mb is not None]
+    combined.rss_peak_mb = max(peaks) if peaks else None
+    reasons = {reason for run in runs for reason in run.dropped_by_reason}
+    combined.dropped_by_reason = {
+        reason: int(statistics.median(run.dropped_by_reason.get(reason, 0) for run in runs)) for reason in reasons
+    }
+    verdicts = [run.accounting for run in runs]
+    combined.accounting = "FAIL" if "FAIL" in verdicts else first.accounting
+    failing = [run for run in runs if run.accounting == "FAIL"]
+    combined.accounting_notes = [*(failing or [first])[0].accounting_notes, f"(worst of {len(runs)} runs)"]
+    combined.verdict_notes = [f"median of {len(runs)} runs"]
+    combined.raw = {"runs": [dataclasses.asdict(run) for run in runs]}
+    return combined
 
 
 # A check sees this scenario's outcome and every earlier one (for the ratio).
