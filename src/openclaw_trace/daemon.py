@@ -31,6 +31,7 @@ from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema, writes
+from openclaw_trace.storage.checkpointer import WalCheckpointer
 from openclaw_trace.storage.connection import open_write_connection
 
 log = logging.getLogger("openclaw_trace.daemon")
@@ -81,6 +82,9 @@ class Daemon:
             self._conn.close()
             raise
         self.writer = BatchWriter(self._conn, self.queue, self.stats)
+        # Checkpoints run on their own thread; the writer's commits never do one.
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        self.checkpointer = WalCheckpointer(config.db_path)
         self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__)
         grace_s = max(1, int(config.shutdown_timeout * HTTP_GRACE_SHARE))
         self._server = _Server(
@@ -157,6 +161,7 @@ class Daemon:
 
     def _start_writer(self) -> None:
         self.writer.start()
+        self.checkpointer.start()
         log.info(
             "openclaw-trace started",
             extra={
@@ -193,6 +198,7 @@ class Daemon:
         queued = self.queue.depth()
         # Leave a moment of the deadline for the checkpoint and close.
         drained = self.writer.stop(max(0.1, self._remaining_s() - 0.5))
+        self.checkpointer.stop(max(0.1, self._remaining_s() - 0.2))
         lost = self.queue.depth()
         if drained:
             try:
