@@ -53,7 +53,7 @@ class _Server(uvicorn.Server):
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket bound to ``host:port`` (port 0: any free port)."""
+    """A listening TCP socket bound to ``host:port`` (port 0: any free port)."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
         0
     ]
@@ -61,6 +61,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
+        # Listen now: connections made between the start-up log line and the
+        # event loop's first accept wait in the backlog instead of being refused.
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise
