@@ -26,6 +26,7 @@ import uvloop
 from openclaw_trace import __version__
 from openclaw_trace.api.app import App
 from openclaw_trace.api.context import AppContext
+from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
 from openclaw_trace.config import Config
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter
@@ -93,7 +94,8 @@ class Daemon:
         self._server = _Server(
             uvicorn.Config(
                 App(self.ctx),
-                http="httptools",
+                http=CoalescingHttpToolsProtocol,
+                proxy_headers=False,  # loopback sidecar: no proxy in front, no header rewriting
                 lifespan="off",
                 access_log=False,
                 log_config=None,
