@@ -1,0 +1,138 @@
+// The plugin's settings: one table drives the defaults, the validation, the
+// JSON schema in openclaw.plugin.json (a test keeps the two identical) and
+// the README.
+
+/**
+ * Each setting: JSON-schema type, default, bounds for integers, and a one-line
+ * description. OpenClaw validates `plugins.entries.openclaw-trace.config`
+ * against the manifest's copy of this schema before the plugin loads.
+ */
+export const SETTINGS = Object.freeze({
+  endpoint: {
+    type: "string",
+    default: "http://127.0.0.1:9090",
+    description: "Base URL of openclaw-trace; events go to {endpoint}/v1/traces and {endpoint}/v1/errors.",
+  },
+  token: {
+    type: "string",
+    default: "",
+    description: "Bearer token, when openclaw-trace runs with OCT_INGEST_TOKEN. Empty: no Authorization header.",
+  },
+  captureText: {
+    type: "boolean",
+    default: true,
+    description: "Send the prompt and the model's answer as input_text/output_text. Off: metadata and numbers only.",
+  },
+  captureSystemPrompt: {
+    type: "boolean",
+    default: false,
+    description: "Also put the system prompt in input_text (after the prompt and history, within the text budget).",
+  },
+  captureHistory: {
+    type: "boolean",
+    default: false,
+    description: "Also put the conversation history in input_text (newest first, within the text budget).",
+  },
+  textBudgetBytes: {
+    type: "integer",
+    default: 16384,
+    minimum: 256,
+    maximum: 1048576,
+    description: "Upper bound, in UTF-8 bytes, of input_text and of output_text each.",
+  },
+  batchSize: {
+    type: "integer",
+    default: 100,
+    minimum: 1,
+    maximum: 1000,
+    description: "Events per request at most; a full batch is sent at once instead of waiting for the timer.",
+  },
+  flushIntervalMs: {
+    type: "integer",
+    default: 1000,
+    minimum: 10,
+    maximum: 60000,
+    description: "How long an event may wait in the buffer before it is sent.",
+  },
+  maxBufferEvents: {
+    type: "integer",
+    default: 1000,
+    minimum: 1,
+    maximum: 100000,
+    description: "Events held in memory at most; beyond that new events are dropped and counted.",
+  },
+  requestTimeoutMs: {
+    type: "integer",
+    default: 2000,
+    minimum: 100,
+    maximum: 60000,
+    description: "A request to openclaw-trace that takes longer is aborted; its events are dropped and counted.",
+  },
+  joinGraceMs: {
+    type: "integer",
+    default: 1500,
+    minimum: 0,
+    maximum: 60000,
+    description: "How long a finished model call waits for late pieces (usage, channel) before it is sent.",
+  },
+});
+
+/** The JSON schema of the plugin config, as the manifest carries it. */
+export function configSchema() {
+  const properties = {};
+  for (const [key, setting] of Object.entries(SETTINGS)) {
+    const property = { type: setting.type, default: setting.default, description: setting.description };
+    if (setting.minimum !== undefined) property.minimum = setting.minimum;
+    if (setting.maximum !== undefined) property.maximum = setting.maximum;
+    properties[key] = property;
+  }
+  return { type: "object", additionalProperties: false, properties };
+}
+
+function bad(key, value, why) {
+  return new Error(`openclaw-trace: bad config value ${key}=${JSON.stringify(value)}: ${why}`);
+}
+
+function checkValue(key, setting, value) {
+  if (setting.type === "boolean") {
+    if (typeof value !== "boolean") throw bad(key, value, "expected true or false");
+    return value;
+  }
+  if (setting.type === "string") {
+    if (typeof value !== "string") throw bad(key, value, "expected a string");
+    return value;
+  }
+  if (!Number.isInteger(value)) throw bad(key, value, "expected an integer");
+  if (value < setting.minimum || value > setting.maximum) {
+    throw bad(key, value, `expected ${setting.minimum}..${setting.maximum}`);
+  }
+  return value;
+}
+
+/**
+ * Defaults merged with `raw` (the plugin's `config` block), checked.
+ * Throws an Error naming the key and the value on a bad or unknown setting:
+ * a typo must stop the plugin at load, not silently fall back to a default.
+ */
+export function resolveConfig(raw) {
+  const given = raw ?? {};
+  if (typeof given !== "object" || Array.isArray(given)) throw bad("config", given, "expected an object");
+  for (const key of Object.keys(given)) {
+    if (!Object.hasOwn(SETTINGS, key)) throw bad(key, given[key], "unknown setting");
+  }
+  const config = {};
+  for (const [key, setting] of Object.entries(SETTINGS)) {
+    config[key] = given[key] === undefined ? setting.default : checkValue(key, setting, given[key]);
+  }
+  let url;
+  try {
+    url = new URL(config.endpoint);
+  } catch {
+    throw bad("endpoint", config.endpoint, "not a URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw bad("endpoint", config.endpoint, "expected http:// or https://");
+  }
+  config.endpoint = config.endpoint.replace(/\/+$/, "");
+  return Object.freeze(config);
+}

@@ -1,0 +1,165 @@
+// Wires hooks and diagnostic events → pieces (mapping) → joined calls
+// (correlate) → native events → the bounded buffer (sender).
+//
+// Every handler returns undefined synchronously: it reduces the payload to a
+// small piece, maybe joins it, maybe pushes to an in-memory buffer, and that
+// is all. Nothing awaits the network, and an exception inside a handler is
+// counted and logged (at most once a minute), never thrown into the gateway.
+
+import { CallCorrelator } from "./correlate.js";
+import { subscribeDiagnostics } from "./diagnostics.js";
+import {
+  agentEndError,
+  buildCallEvents,
+  callEndPiece,
+  callStartPiece,
+  diagnosticError,
+  inputPiece,
+  outputPiece,
+  usagePiece,
+} from "./mapping.js";
+import { Sender } from "./sender.js";
+
+const LOG_INTERVAL_MS = 60_000;
+const MAX_REPORTED_RUNS = 1024;
+
+/** The hook names the plugin registers, in the order a run sends them. */
+export const HOOK_NAMES = Object.freeze([
+  "llm_input",
+  "model_call_started",
+  "model_call_ended",
+  "llm_output",
+  "agent_end",
+  "gateway_stop",
+]);
+
+/**
+ * One plugin instance.
+ *
+ * @param {object} options
+ * @param {object} options.config resolved config (config.js)
+ * @param {object} [options.logger] OpenClaw's plugin logger (`info`, `warn`)
+ * @param {Function} [options.fetch] for the sender
+ * @param {() => number} [options.now] Unix ms clock
+ * @param {object} [options.timers] `{ set, clear }` for the join grace timers
+ * @param {Function} [options.importModule] loads the diagnostics SDK module
+ * @returns {{ hooks: Record<string, Function>, onDiagnosticEvent: Function,
+ *   startDiagnostics: Function, stats: Function, flush: Function, shutdown: Function }}
+ */
+export function createTracePlugin({ config, logger, fetch, now = Date.now, timers, importModule }) {
+  const sender = new Sender({ config, fetch, now, logger });
+  const counters = { handlerErrors: 0, diagnosticsVia: "not started" };
+  let lastHandlerLogAtMs = -Infinity;
+  let unsubscribe = () => {};
+  let stopping;
+  // Runs already reported as failed: agent_end and run.completed both report the same failure.
+  const reportedRuns = new Set();
+
+  const offerCall = (joined) => {
+    const { trace, error } = buildCallEvents(joined);
+    sender.offer("traces", trace);
+    if (error) sender.offer("errors", error);
+  };
+  const correlator = new CallCorrelator({ emit: offerCall, joinGraceMs: config.joinGraceMs, timers });
+
+  const reportRunFailure = (runId, error) => {
+    if (runId !== undefined) {
+      if (reportedRuns.has(runId)) return;
+      reportedRuns.add(runId);
+      if (reportedRuns.size > MAX_REPORTED_RUNS) reportedRuns.delete(reportedRuns.values().next().value);
+    }
+    sender.offer("errors", error);
+  };
+
+  const guard = (name, handler) =>
+    function guarded(...args) {
+      try {
+        handler(...args);
+      } catch (err) {
+        counters.handlerErrors += 1;
+        const t = now();
+        if (t - lastHandlerLogAtMs >= LOG_INTERVAL_MS) {
+          lastHandlerLogAtMs = t;
+          logger?.warn?.(`openclaw-trace: ${name} handler failed (ignored, ${counters.handlerErrors} so far): ${err?.stack ?? err}`);
+        }
+      }
+      return undefined;
+    };
+
+  const hooks = {
+    llm_input: (event, ctx) => correlator.input(inputPiece(event, ctx, config)),
+    model_call_started: (event, ctx) => correlator.callStarted(callStartPiece(event, ctx, now())),
+    model_call_ended: (event, ctx) => correlator.callEnded(callEndPiece(event, ctx, now())),
+    llm_output: (event, ctx) => correlator.output(outputPiece(event, ctx, config)),
+    agent_end: (event, ctx) => {
+      const runId = event?.runId ?? ctx?.runId;
+      correlator.runInfo(runId, { agentId: ctx?.agentId, sessionKey: ctx?.sessionKey, sessionId: ctx?.sessionId });
+      const error = agentEndError(event, ctx, now());
+      if (error) reportRunFailure(error.metadata.run_id, error);
+    },
+    gateway_stop: () => {
+      shutdown().catch(() => {});
+    },
+  };
+
+  const onDiagnosticEvent = (evt) => {
+    if (!evt || typeof evt !== "object") return;
+    if (evt.type === "model.usage") {
+      correlator.usage(usagePiece(evt));
+      return;
+    }
+    if (evt.type === "run.completed" || evt.type?.startsWith("harness.run.")) {
+      correlator.runInfo(evt.runId, { channel: evt.channel, sessionKey: evt.sessionKey, sessionId: evt.sessionId });
+    }
+    const error = diagnosticError(evt);
+    if (!error) return;
+    if (error.error_type === "crash") reportRunFailure(error.metadata.run_id, error);
+    else sender.offer("errors", error);
+  };
+
+  const guardedHooks = Object.fromEntries(HOOK_NAMES.map((name) => [name, guard(name, hooks[name])]));
+  const guardedDiagnostic = guard("diagnostic event", onDiagnosticEvent);
+
+  /** Subscribes to diagnostic events (see diagnostics.js); resolves to how, never rejects. */
+  async function startDiagnostics(serviceContext) {
+    if (stopping) return "stopped";
+    unsubscribe();
+    const result = await subscribeDiagnostics(serviceContext, guardedDiagnostic, importModule);
+    if (stopping) {
+      result.unsubscribe();
+      return "stopped";
+    }
+    unsubscribe = result.unsubscribe;
+    counters.diagnosticsVia = result.via;
+    if (result.error) logger?.warn?.(`openclaw-trace: no diagnostic events (${result.error}); traces lack channel`);
+    else logger?.info?.(`openclaw-trace: diagnostic events via ${result.via}`);
+    return result.via;
+  }
+
+  /** Sends what is buffered; resolves true when the buffer is empty. Joins still pending stay pending. */
+  function flush(timeoutMs) {
+    return sender.flush(timeoutMs);
+  }
+
+  /** Settles every pending join, sends the buffer, stops. Idempotent; never rejects. */
+  function shutdown(timeoutMs = config.requestTimeoutMs * 2) {
+    stopping ??= (async () => {
+      try {
+        unsubscribe();
+        correlator.flushAll();
+        return await sender.stop(timeoutMs);
+      } catch (err) {
+        logger?.warn?.(`openclaw-trace: shutdown failed: ${err?.message ?? err}`);
+        return false;
+      }
+    })();
+    return stopping;
+  }
+
+  /** Counters of the whole pipeline, for tests and for humans. */
+  function stats() {
+    return { ...sender.stats(), correlator: correlator.stats(), ...counters };
+  }
+
+  return { hooks: guardedHooks, onDiagnosticEvent: guardedDiagnostic, startDiagnostics, stats, flush, shutdown };
+}
