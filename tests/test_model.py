@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openclaw_trace.model import BadEvent, decode_errors, decode_traces, truncate_utf8
+from openclaw_trace.model import BadEvent, Envelope, EventLimits, decode_errors, decode_traces, truncate_utf8
+from openclaw_trace.storage.writes import COLUMNS
+
+LIMITS = EventLimits(max_text_bytes=100)
+
+
+def trace_fields(envelope: Envelope) -> dict[str, object]:
+    return dict(zip(COLUMNS["trace"], envelope.values, strict=True))
 
 
 @given(st.text(), st.integers(min_value=0, max_value=200))
@@ -27,22 +34,23 @@ def test_ascii_over_the_limit_keeps_exactly_the_limit(text: str) -> None:
 
 
 def test_trace_defaults_and_status_from_error_type() -> None:
-    [ok] = decode_traces(b'{"provider":"p","model":"m"}', 5, 100)
+    [ok] = decode_traces(b'{"provider":"p","model":"m"}', 5, LIMITS)
     assert ok.kind == "trace"
     assert ok.created_at_ms == 5
-    assert ok.values[9] == "ok"
-    [failed] = decode_traces(b'{"provider":"p","model":"m","error_type":"rate_limit"}', 5, 100)
-    assert failed.values[9] == "error"
+    assert trace_fields(ok)["status"] == "ok"
+    assert trace_fields(ok)["cost_source"] == "unpriced"
+    [failed] = decode_traces(b'{"provider":"p","model":"m","error_type":"rate_limit"}', 5, LIMITS)
+    assert trace_fields(failed)["status"] == "error"
 
 
 def test_sender_timestamp_wins_over_receipt_time() -> None:
-    [event] = decode_traces(b'{"provider":"p","model":"m","timestamp_ms":1700000000000}', 5, 100)
+    [event] = decode_traces(b'{"provider":"p","model":"m","timestamp_ms":1700000000000}', 5, LIMITS)
     assert event.created_at_ms == 1_700_000_000_000
 
 
 def test_unknown_fields_are_ignored() -> None:
-    [event] = decode_errors(b'{"error_type":"crash","message":"m","future_field":1}', 5, 100)
-    assert event.values[0] == "crash"
+    [event] = decode_errors(b'{"error_type":"crash","message":"m","future_field":1}', 5, LIMITS)
+    assert dict(zip(COLUMNS["error"], event.values, strict=True))["error_type"] == "crash"
 
 
 @pytest.mark.parametrize(
@@ -56,5 +64,5 @@ def test_unknown_fields_are_ignored() -> None:
 def test_errors_name_the_field(body: bytes, needle: str) -> None:
     decode = decode_errors if b"error_type" in body else decode_traces
     with pytest.raises(BadEvent, match=None) as caught:
-        decode(body, 0, 100)
+        decode(body, 0, LIMITS)
     assert needle in str(caught.value)

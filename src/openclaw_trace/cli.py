@@ -89,6 +89,9 @@ def _serve(overrides: dict[str, str]) -> int:
     setup_logging(config.log_level)
     try:
         daemon = Daemon(config)
+    except ConfigError as exc:
+        print(f"openclaw-trace: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
             f"openclaw-trace: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}",

@@ -109,6 +109,13 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "PRICES_FILE",
+        parse_text,
+        "",
+        "JSON file of model prices (USD per million tokens: input, output, cache_read,"
+        " cache_write) that extends or overrides the shipped table.",
+    ),
+    Setting(
         "SHUTDOWN_TIMEOUT",
         positive(parse_duration_s),
         "15s",
@@ -130,6 +137,7 @@ class Config:
     max_text_bytes: int = 16384
     max_body_bytes: int = 1024 * 1024
     ingest_token: str = ""
+    prices_file: str = ""
     shutdown_timeout: float = 15.0
 
     def masked(self) -> dict[str, object]:

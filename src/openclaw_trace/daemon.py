@@ -27,9 +27,11 @@ from openclaw_trace import __version__
 from openclaw_trace.api.app import App
 from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
-from openclaw_trace.config import Config
+from openclaw_trace.config import Config, ConfigError
+from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter
+from openclaw_trace.pricing import load_prices
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema, writes
 from openclaw_trace.storage.checkpointer import WalCheckpointer
@@ -78,6 +80,10 @@ class Daemon:
         self.config = config
         self.stats = Stats()
         self.queue = IngestQueue(self.stats)
+        try:
+            prices = load_prices(config.prices_file)
+        except ValueError as exc:
+            raise ConfigError("OCT_PRICES_FILE", config.prices_file, str(exc)) from None
         self._conn: sqlite3.Connection = open_write_connection(config.db_path)
         try:
             schema.migrate(self._conn)
@@ -89,7 +95,8 @@ class Daemon:
         # Checkpoints run on their own thread; the writer's commits never do one.
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self.checkpointer = WalCheckpointer(config.db_path)
-        self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__)
+        limits = EventLimits(max_text_bytes=config.max_text_bytes, prices=prices)
+        self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__, limits=limits)
         grace_s = max(1, int(config.shutdown_timeout * HTTP_GRACE_SHARE))
         self._server = _Server(
             uvicorn.Config(

@@ -9,9 +9,12 @@ to us (recursion depth) into ``BadEvent``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
+
+from openclaw_trace.pricing import DEFAULT_PRICES, PriceTable
 
 Kind = Literal["trace", "error"]
 ERROR_TYPES = ("llm_error", "crash", "system_error")
@@ -37,6 +40,8 @@ class TraceIn(msgspec.Struct, kw_only=True):
     prompt_tokens: Count | None = None
     completion_tokens: Count | None = None
     total_tokens: Count | None = None
+    cache_read_tokens: Count | None = None
+    cache_write_tokens: Count | None = None
     cost_usd: NonNegative | None = None
     latency_ms: NonNegative | None = None
     status: Literal["ok", "error"] | None = None
@@ -75,6 +80,14 @@ class Envelope(NamedTuple):
     kind: str
     created_at_ms: int
     values: tuple[Any, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class EventLimits:
+    """What normalising an event needs besides the event: text budget and prices."""
+
+    max_text_bytes: int = 16384
+    prices: PriceTable = dataclasses.field(default_factory=lambda: PriceTable(DEFAULT_PRICES))
 
 
 class BadEvent(ValueError):
@@ -124,8 +137,17 @@ def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> list[Any]:
     return decoded if isinstance(decoded, list) else [decoded]
 
 
-def trace_envelope(event: TraceIn, received_at_ms: int, max_text_bytes: int) -> Envelope:
+def trace_envelope(event: TraceIn, received_at_ms: int, limits: EventLimits) -> Envelope:
     status = event.status or ("error" if event.error_type else "ok")
+    cost_usd, cost_source = limits.prices.cost(
+        event.model,
+        event.cost_usd,
+        event.prompt_tokens,
+        event.completion_tokens,
+        event.cache_read_tokens,
+        event.cache_write_tokens,
+    )
+    max_text_bytes = limits.max_text_bytes
     return Envelope(
         "trace",
         event.timestamp_ms if event.timestamp_ms is not None else received_at_ms,
@@ -137,7 +159,10 @@ def trace_envelope(event: TraceIn, received_at_ms: int, max_text_bytes: int) -> 
             event.prompt_tokens,
             event.completion_tokens,
             event.total_tokens,
-            event.cost_usd,
+            event.cache_read_tokens,
+            event.cache_write_tokens,
+            cost_usd,
+            cost_source,
             event.latency_ms,
             status,
             event.error_type,
@@ -149,7 +174,8 @@ def trace_envelope(event: TraceIn, received_at_ms: int, max_text_bytes: int) -> 
     )
 
 
-def error_envelope(event: ErrorIn, received_at_ms: int, max_text_bytes: int) -> Envelope:
+def error_envelope(event: ErrorIn, received_at_ms: int, limits: EventLimits) -> Envelope:
+    max_text_bytes = limits.max_text_bytes
     return Envelope(
         "error",
         event.timestamp_ms if event.timestamp_ms is not None else received_at_ms,
@@ -169,13 +195,13 @@ def error_envelope(event: ErrorIn, received_at_ms: int, max_text_bytes: int) -> 
     )
 
 
-def decode_traces(body: bytes, received_at_ms: int, max_text_bytes: int) -> list[Envelope]:
+def decode_traces(body: bytes, received_at_ms: int, limits: EventLimits) -> list[Envelope]:
     """Validate a ``/v1/traces`` body (object or array); raises ``BadEvent``."""
     events: list[TraceIn] = _decode(_trace_decoder, body)
-    return [trace_envelope(event, received_at_ms, max_text_bytes) for event in events]
+    return [trace_envelope(event, received_at_ms, limits) for event in events]
 
 
-def decode_errors(body: bytes, received_at_ms: int, max_text_bytes: int) -> list[Envelope]:
+def decode_errors(body: bytes, received_at_ms: int, limits: EventLimits) -> list[Envelope]:
     """Validate a ``/v1/errors`` body (object or array); raises ``BadEvent``."""
     events: list[ErrorIn] = _decode(_error_decoder, body)
-    return [error_envelope(event, received_at_ms, max_text_bytes) for event in events]
+    return [error_envelope(event, received_at_ms, limits) for event in events]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_trace.model import Envelope, decode_errors, decode_traces
+from openclaw_trace.model import Envelope, EventLimits, decode_errors, decode_traces
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter
 from openclaw_trace.stats import Stats
@@ -52,7 +52,7 @@ def make_pipeline(tmp_path: Path) -> Iterator[type[Pipeline]]:
 
 def traces(count: int, start: int = 0) -> list[Envelope]:
     body = "[" + ",".join(f'{{"provider":"p","model":"m{i}"}}' for i in range(start, start + count)) + "]"
-    return decode_traces(body.encode(), 1, 16384)
+    return decode_traces(body.encode(), 1, EventLimits())
 
 
 def wait_for(predicate: object, timeout_s: float = 10.0) -> bool:
@@ -81,7 +81,7 @@ def test_fewer_than_50_wait_for_the_window_then_commit(make_pipeline: type[Pipel
 def test_mixed_kinds_in_one_batch(make_pipeline: type[Pipeline]) -> None:
     pipeline = make_pipeline()
     pipeline.queue.offer_many(traces(3))
-    pipeline.queue.offer_many(decode_errors(b'[{"error_type":"crash","message":"x"}]', 1, 100))
+    pipeline.queue.offer_many(decode_errors(b'[{"error_type":"crash","message":"x"}]', 1, EventLimits()))
     assert pipeline.writer.flush(10)
     assert pipeline.count() == 3
     assert pipeline.count("error_events") == 1

@@ -10,7 +10,7 @@ from openclaw_trace.storage import schema, writes
 from openclaw_trace.storage.checkpointer import WalCheckpointer
 from openclaw_trace.storage.connection import open_write_connection
 
-ROW = ("p", "m", "x" * 2000, None, 1, 2, 3, 0.1, 5.0, "ok", None, None, None, None, None)
+ROW = ("p", "m", "x" * 2000, None, 1, 2, 3, None, None, 0.1, "reported", 5.0, "ok", None, None, None, None, None)
 
 
 def test_wal_is_checkpointed_by_the_thread_not_by_commits(tmp_path: Path) -> None:

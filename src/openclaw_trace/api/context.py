@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 from openclaw_trace.config import Config
+from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.stats import Stats
 
@@ -16,6 +17,7 @@ class AppContext:
     stats: Stats
     queue: IngestQueue
     version: str
+    limits: EventLimits
     started_monotonic: float = dataclasses.field(default_factory=time.monotonic)
     # Filled in by later capabilities (push); null until then, as /health promises.
     last_push_time_ms: int | None = None

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.http import HttpError, Receive, Scope, Send, read_body, send_bytes
-from openclaw_trace.model import BadEvent, Envelope, decode_errors, decode_traces
+from openclaw_trace.model import BadEvent, Envelope, EventLimits, decode_errors, decode_traces
 
-Decoder = Callable[[bytes, int, int], list[Envelope]]
+Decoder = Callable[[bytes, int, EventLimits], list[Envelope]]
 Handler = Callable[[AppContext, Scope, Receive, Send], Awaitable[None]]
 
 _JSON_TYPES = (b"application/json", b"text/json")
@@ -55,7 +55,7 @@ def ingest_handler(decode: Decoder) -> Handler:
         body = await read_body(receive, ctx.config.max_body_bytes, content_length)
         received_at_ms = time.time_ns() // 1_000_000
         try:
-            envelopes = decode(body, received_at_ms, ctx.config.max_text_bytes)
+            envelopes = decode(body, received_at_ms, ctx.limits)
         except BadEvent as exc:
             raise HttpError(400, str(exc)) from None
         received = len(envelopes)

@@ -17,7 +17,7 @@ import dataclasses
 import sqlite3
 import time
 
-DATA_TABLES = ("llm_traces", "error_events", "system_metrics")
+DATA_TABLES = ("llm_traces", "error_events", "system_metrics", "otel_metrics")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +104,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX idx_error_events_synced_created ON error_events (synced, created_at)",
             "CREATE INDEX idx_system_metrics_synced_created ON system_metrics (synced, created_at)",
             "CREATE INDEX idx_push_log_started ON push_log (started_at)",
+        ),
+    ),
+    Migration(
+        2,
+        "cache tokens, cost provenance, OpenTelemetry metric points",
+        (
+            "ALTER TABLE llm_traces ADD COLUMN cache_read_tokens INTEGER",
+            "ALTER TABLE llm_traces ADD COLUMN cache_write_tokens INTEGER",
+            # reported | computed | unpriced; NULL for rows written before this migration
+            "ALTER TABLE llm_traces ADD COLUMN cost_source TEXT",
+            f"""CREATE TABLE otel_metrics (
+                id INTEGER PRIMARY KEY,
+                trace_id TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                unit TEXT,
+                kind TEXT NOT NULL,
+                value REAL,
+                attributes TEXT,
+                service_name TEXT,
+                {_SYNC_COLUMNS})""",
+            "CREATE INDEX idx_otel_metrics_synced_created ON otel_metrics (synced, created_at)",
+            "CREATE INDEX idx_otel_metrics_name_created ON otel_metrics (name, created_at)",
         ),
     ),
 )

@@ -26,7 +26,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "prompt_tokens",
         "completion_tokens",
         "total_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
         "cost_usd",
+        "cost_source",
         "latency_ms",
         "status",
         "error_type",
@@ -48,9 +51,18 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "channel",
         "metadata",
     ),
+    "metric_point": (
+        "name",
+        "unit",
+        "kind",
+        "value",
+        "attributes",
+        "service_name",
+        "metadata",
+    ),
 }
 
-TABLES: dict[str, str] = {"trace": "llm_traces", "error": "error_events"}
+TABLES: dict[str, str] = {"trace": "llm_traces", "error": "error_events", "metric_point": "otel_metrics"}
 
 
 @functools.lru_cache(maxsize=256)
