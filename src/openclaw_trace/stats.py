@@ -27,6 +27,7 @@ class StatsSnapshot:
     writer_alive: bool
     writer_db_error: bool  # the last failure said the database cannot be written
     unsynced: int
+    counters: dict[str, int]  # everything else worth counting, by name
 
     @property
     def events_received(self) -> int:
@@ -61,6 +62,7 @@ class Stats:
         self._writer_alive = False
         self._writer_db_error = False
         self._unsynced = 0
+        self._counters: Counter[str] = Counter()
 
     def record_received(self, kind: str, count: int = 1) -> None:
         with self._lock:
@@ -76,6 +78,11 @@ class Stats:
         with self._lock:
             self._written[kind] += count
             self._unsynced += count
+
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add to a named counter (e.g. ``otlp.logs.ignored``); shown in /health."""
+        with self._lock:
+            self._counters[name] += amount
 
     def set_unsynced(self, count: int) -> None:
         with self._lock:
@@ -112,4 +119,5 @@ class Stats:
                 writer_alive=self._writer_alive,
                 writer_db_error=self._writer_db_error,
                 unsynced=self._unsynced,
+                counters=dict(self._counters),
             )

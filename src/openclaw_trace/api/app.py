@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
 
-from openclaw_trace.api import health, ingest
-from openclaw_trace.api.context import AppContext
+from openclaw_trace.api import health, ingest, otlp
+from openclaw_trace.api.context import AppContext, Handler
 from openclaw_trace.api.http import (
     ClientDisconnected,
     HttpError,
@@ -25,12 +24,13 @@ from openclaw_trace.api.http import (
 
 log = logging.getLogger("openclaw_trace.api")
 
-Handler = Callable[[AppContext, Scope, Receive, Send], Awaitable[None]]
 
 # (handler, needs the ingest token when one is set)
 ROUTES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "/v1/traces": {"POST": (ingest.post_traces, True)},
     "/v1/errors": {"POST": (ingest.post_errors, True)},
+    "/v1/metrics": {"POST": (otlp.post_metrics, True)},
+    "/v1/logs": {"POST": (otlp.post_logs, True)},
     "/health": {"GET": (health.get_health, False)},
     "/metrics": {"GET": (health.get_metrics, False)},
 }

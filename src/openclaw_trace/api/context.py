@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from openclaw_trace.config import Config
 from openclaw_trace.model import EventLimits
@@ -22,3 +24,10 @@ class AppContext:
     # Filled in by later capabilities (push); null until then, as /health promises.
     last_push_time_ms: int | None = None
     last_push_status: str | None = None
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Handler = Callable[[AppContext, Scope, Receive, Send], Awaitable[None]]

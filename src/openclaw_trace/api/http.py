@@ -7,15 +7,14 @@ request objects cost more per request than parsing and validating the body
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+import dataclasses
+import zlib
 
 import msgspec
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from openclaw_trace.api.context import Message, Receive, Scope, Send
+
+__all__ = ["Message", "Receive", "Scope", "Send"]
 
 _encoder = msgspec.json.Encoder()
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -33,6 +32,57 @@ class HttpError(Exception):
 
 class ClientDisconnected(Exception):
     """The client went away before its body was read; nothing to answer."""
+
+
+_DECOMPRESSORS = {b"gzip": 16 + zlib.MAX_WBITS, b"x-gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS}
+
+
+@dataclasses.dataclass(slots=True)
+class RequestHead:
+    """The headers a POST handler needs, read in one pass."""
+
+    media_type: bytes  # lower-case, without parameters; b"" when absent
+    content_encoding: bytes  # lower-case; b"" when absent or identity
+    content_length: int | None
+
+
+def request_head(scope: Scope) -> RequestHead:
+    """Read Content-Type, Content-Encoding and Content-Length; 400/415 for ones we cannot use."""
+    head = RequestHead(b"", b"", None)
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            head.media_type = value.split(b";", 1)[0].strip().lower()
+        elif name == b"content-encoding":
+            encoding = value.strip().lower()
+            if encoding not in (b"", b"identity") and encoding not in _DECOMPRESSORS:
+                raise HttpError(415, f"unsupported Content-Encoding {value.decode('latin-1')!r}: send gzip or none")
+            head.content_encoding = b"" if encoding == b"identity" else encoding
+        elif name == b"content-length":
+            try:
+                head.content_length = int(value)
+            except ValueError:
+                raise HttpError(400, "invalid Content-Length") from None
+    return head
+
+
+def decompress(body: bytes, encoding: bytes, max_bytes: int) -> bytes:
+    """The body with its Content-Encoding undone, never more than ``max_bytes`` of output.
+
+    The limit applies after decompression too: a small gzip bomb is refused
+    with 413 after at most ``max_bytes + 1`` bytes were produced.
+    """
+    if not encoding:
+        return body
+    decompressor = zlib.decompressobj(_DECOMPRESSORS[encoding])
+    try:
+        output = decompressor.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise HttpError(400, f"invalid {encoding.decode()} body: {exc}") from None
+    if len(output) > max_bytes or decompressor.unconsumed_tail:
+        raise HttpError(413, f"decompressed body is over the limit of {max_bytes} bytes")
+    if not decompressor.eof:
+        raise HttpError(400, f"truncated {encoding.decode()} body")
+    return output
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:

@@ -89,6 +89,30 @@ class IngestQueue:
             self._stats.record_dropped(kind, reason, count - accepted)
         return accepted
 
+    def offer_all(self, envelopes: Sequence[Envelope]) -> bool:
+        """Queue every one of ``envelopes`` or none of them; never blocks.
+
+        For senders that retry (OTLP exporters): when the queue cannot take
+        the whole request it is refused, nothing is counted as received or
+        dropped, and the caller answers "retry later". Kinds may be mixed.
+        """
+        count = len(envelopes)
+        with self._lock:
+            if self._closed or self._capacity - self._outstanding < count:
+                return False
+            if count:
+                before = len(self._items)
+                self._items.extend(envelopes)
+                self._outstanding += count
+                if before == 0 or (before < self._batch_max <= before + count):
+                    self._ready.notify()
+        kinds: dict[str, int] = {}
+        for envelope in envelopes:
+            kinds[envelope.kind] = kinds.get(envelope.kind, 0) + 1
+        for kind, kind_count in kinds.items():
+            self._stats.record_received(kind, kind_count)
+        return True
+
     def take_batch(self) -> list[Envelope]:
         """Block until a batch is due; return it (empty only once closed and empty).
 

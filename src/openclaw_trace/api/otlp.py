@@ -1,0 +1,92 @@
+"""OTLP/HTTP export endpoints: ``/v1/traces`` (shared), ``/v1/metrics``, ``/v1/logs``.
+
+Answers follow the OTLP/HTTP specification rather than our 202 contract,
+because OTLP exporters keep their own retry queue: 200 with an export
+response in the request's encoding (``partial_success`` when some items
+were rejected), 400 for a body that does not decode, 415 for other content
+types, and 503 with ``Retry-After`` when our queue cannot take the whole
+request — the exporter then retries later instead of losing it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from openclaw_trace.api.context import AppContext, Handler
+from openclaw_trace.api.http import HttpError, Receive, Scope, Send, decompress, read_body, request_head, send_bytes
+from openclaw_trace.otlp.decode import Encoding, OtlpDecodeError, decode_request, encode_response
+from openclaw_trace.otlp.logs import map_logs
+from openclaw_trace.otlp.metrics import map_metrics
+from openclaw_trace.otlp.spans import map_spans
+from openclaw_trace.otlp.values import MappingResult
+
+Signal = Literal["traces", "metrics", "logs"]
+PROTOBUF_TYPES = (b"application/x-protobuf", b"application/protobuf")
+JSON_TYPES = (b"application/json", b"text/json")
+RETRY_AFTER_S = 2
+_CONTENT_TYPES = {"protobuf": b"application/x-protobuf", "json": b"application/json"}
+
+
+def _map(ctx: AppContext, request: Message, received_at_ms: int) -> MappingResult:
+    if isinstance(request, ExportTraceServiceRequest):
+        return map_spans(request, received_at_ms, ctx.limits)
+    if isinstance(request, ExportLogsServiceRequest):
+        return map_logs(request, received_at_ms, ctx.limits)
+    assert isinstance(request, ExportMetricsServiceRequest)
+    return map_metrics(request, received_at_ms)
+
+
+async def export(ctx: AppContext, signal: Signal, encoding: Encoding, body: bytes, send: Send) -> None:
+    """Decode, map and queue one export request; answer as OTLP/HTTP says."""
+    try:
+        request = decode_request(signal, encoding, body)
+    except OtlpDecodeError as exc:
+        ctx.stats.count(f"otlp.{signal}.undecodable")
+        raise HttpError(400, str(exc)) from None
+    result = _map(ctx, request, time.time_ns() // 1_000_000)
+    if not ctx.queue.offer_all(result.envelopes):
+        ctx.stats.count(f"otlp.{signal}.refused_requests")
+        raise HttpError(
+            503,
+            "queue full: retry later",
+            [(b"retry-after", str(RETRY_AFTER_S).encode())],
+        )
+    ctx.stats.count(f"otlp.{signal}.requests")
+    if result.ignored:
+        ctx.stats.count(f"otlp.{signal}.ignored", result.ignored)
+    if result.rejected:
+        ctx.stats.count(f"otlp.{signal}.rejected", result.rejected)
+    answer = encode_response(signal, encoding, result.rejected, "; ".join(result.errors))
+    await send_bytes(send, 200, answer, [(b"content-type", _CONTENT_TYPES[encoding])])
+
+
+def otlp_only_handler(signal: Signal) -> Handler:
+    """The POST handler of an OTLP-only path (``/v1/metrics``, ``/v1/logs``)."""
+
+    async def handle(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> None:
+        head = request_head(scope)
+        if head.media_type in PROTOBUF_TYPES:
+            encoding: Encoding = "protobuf"
+        elif head.media_type in JSON_TYPES:
+            encoding = "json"
+        else:
+            raise HttpError(
+                415,
+                f"unsupported Content-Type {head.media_type.decode('latin-1')!r}: "
+                "send application/x-protobuf or application/json",
+            )
+        max_bytes = ctx.config.max_body_bytes
+        body = decompress(await read_body(receive, max_bytes, head.content_length), head.content_encoding, max_bytes)
+        await export(ctx, signal, encoding, body, send)
+
+    return handle
+
+
+post_metrics = otlp_only_handler("metrics")
+post_logs = otlp_only_handler("logs")

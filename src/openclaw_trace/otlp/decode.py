@@ -1,0 +1,114 @@
+"""OTLP/HTTP bodies → the official protobuf request messages, and responses back.
+
+Protobuf bodies are parsed with the ``opentelemetry-proto`` classes. OTLP
+JSON is parsed with protobuf's JSON mapping after one fix-up: the OTLP/JSON
+spec writes trace and span ids as hex, where the generic mapping expects
+base64. Ids already in base64 (as protobuf's own JSON printer writes them)
+are left alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Literal
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+Signal = Literal["traces", "metrics", "logs"]
+Encoding = Literal["protobuf", "json"]
+
+REQUESTS: dict[str, type[Message]] = {
+    "traces": ExportTraceServiceRequest,
+    "metrics": ExportMetricsServiceRequest,
+    "logs": ExportLogsServiceRequest,
+}
+_RESPONSES: dict[str, type[Message]] = {
+    "traces": ExportTraceServiceResponse,
+    "metrics": ExportMetricsServiceResponse,
+    "logs": ExportLogsServiceResponse,
+}
+_REJECTED_FIELD = {"traces": "rejected_spans", "metrics": "rejected_data_points", "logs": "rejected_log_records"}
+# The top-level key that tells an OTLP JSON body from a native event.
+JSON_ROOT_KEYS = {
+    "traces": ("resourceSpans", "resource_spans"),
+    "metrics": ("resourceMetrics", "resource_metrics"),
+    "logs": ("resourceLogs", "resource_logs"),
+}
+_ID_KEYS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+class OtlpDecodeError(ValueError):
+    """The body is not a valid export request of its signal; ``str()`` says why."""
+
+
+def looks_like_otlp_json(signal: Signal, body: bytes) -> bool:
+    """Cheap test for an OTLP JSON export request, before a full parse."""
+    return any(b'"' + key.encode() + b'"' in body for key in JSON_ROOT_KEYS[signal])
+
+
+def decode_request(signal: Signal, encoding: Encoding, body: bytes) -> Message:
+    request = REQUESTS[signal]()
+    if encoding == "protobuf":
+        try:
+            request.ParseFromString(body)
+        except (DecodeError, RecursionError, ValueError) as exc:
+            raise OtlpDecodeError(f"invalid OTLP protobuf: {exc}") from None
+        return request
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise OtlpDecodeError(f"invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise OtlpDecodeError("OTLP JSON must be an object")
+    try:
+        json_format.ParseDict(_hex_ids_to_base64(data), request, ignore_unknown_fields=True)
+    except (json_format.ParseError, RecursionError, ValueError, TypeError) as exc:
+        raise OtlpDecodeError(f"invalid OTLP JSON: {str(exc)[:300]}") from None
+    return request
+
+
+def _hex_ids_to_base64(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: _id_to_base64(value) if key in _ID_KEYS else _hex_ids_to_base64(value) for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_hex_ids_to_base64(item) for item in node]
+    return node
+
+
+def _id_to_base64(value: Any) -> Any:
+    if isinstance(value, str) and len(value) in (16, 32) and set(value) <= _HEX_DIGITS:
+        try:
+            return base64.b64encode(bytes.fromhex(value)).decode("ascii")
+        except (ValueError, binascii.Error):
+            return value
+    return value
+
+
+def encode_response(signal: Signal, encoding: Encoding, rejected: int, message: str) -> bytes:
+    """An export response in the request's encoding, with ``partial_success`` when rejected > 0."""
+    response = _RESPONSES[signal]()
+    if rejected:
+        partial = response.partial_success  # type: ignore[attr-defined]
+        setattr(partial, _REJECTED_FIELD[signal], rejected)
+        partial.error_message = message
+    if encoding == "protobuf":
+        return bytes(response.SerializeToString())
+    return str(json_format.MessageToJson(response, indent=None)).encode()

@@ -1,0 +1,286 @@
+"""Spans → model-call traces and error events. Pure: the request and the clock come in.
+
+- A model call: OpenClaw's ``openclaw.model.usage`` span, a failed
+  ``openclaw.model.call`` span (a call that failed has no usage span), or
+  any span carrying GenAI semantic-convention attributes → one
+  ``llm_traces`` row; a failed one also → an ``llm_error``.
+- A failed run (``openclaw.run`` / ``openclaw.harness.run``), a webhook
+  error, a stuck session, or any other span with an error status or
+  ``error.type`` → one ``error_events`` row.
+- Everything else is counted as ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from openclaw_trace.model import ErrorIn, EventLimits, TraceIn, error_envelope, trace_envelope
+from openclaw_trace.otlp.values import (
+    MappingResult,
+    ResourceInfo,
+    as_count,
+    as_number,
+    as_text,
+    attributes,
+    first,
+    hex_id,
+    nanos_to_ms,
+)
+
+GENAI_MODEL_KEYS = (
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "gen_ai.usage.completion_tokens",
+)
+_NOT_MODEL_CALLS = {"execute_tool", "invoke_agent", "create_agent"}
+_TEXT_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.prompt", "gen_ai.completion")
+_RUN_SPANS = {"openclaw.run", "openclaw.harness.run"}
+
+
+def map_spans(request: ExportTraceServiceRequest, received_at_ms: int, limits: EventLimits) -> MappingResult:
+    result = MappingResult()
+    for resource_spans in request.resource_spans:
+        resource = ResourceInfo.of(resource_spans.resource)
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope.name or None
+            for span in scope_spans.spans:
+                _map_span(span, resource, scope, received_at_ms, limits, result)
+    return result
+
+
+def _map_span(
+    span: Span,
+    resource: ResourceInfo,
+    scope: str | None,
+    received_at_ms: int,
+    limits: EventLimits,
+    result: MappingResult,
+) -> None:
+    attrs = attributes(span.attributes)
+    failed = span.status.code == Status.STATUS_CODE_ERROR or attrs.get("openclaw.outcome") == "error"
+    metadata = _metadata(span, attrs, resource, scope)
+    at_ms = nanos_to_ms(span.start_time_unix_nano) or received_at_ms
+    if _is_model_call(span.name, attrs, failed):
+        trace = _trace_fields(span, attrs, failed, metadata, at_ms)
+        _add(result, TraceIn, trace, received_at_ms, limits)
+        if failed:
+            _add(result, ErrorIn, _llm_error_fields(span, attrs, trace, metadata, at_ms), received_at_ms, limits)
+        return
+    error = _error_fields(span, attrs, failed, metadata, at_ms)
+    if error is None:
+        result.ignored += 1
+        return
+    _add(result, ErrorIn, error, received_at_ms, limits)
+
+
+def _is_model_call(name: str, attrs: dict[str, Any], failed: bool) -> bool:
+    if name == "openclaw.model.usage":
+        return True
+    if name == "openclaw.model.call":
+        return failed  # a successful call is recorded by its usage span
+    if attrs.get("gen_ai.operation.name") in _NOT_MODEL_CALLS:
+        return False
+    return any(key in attrs for key in GENAI_MODEL_KEYS)
+
+
+def _trace_fields(
+    span: Span, attrs: dict[str, Any], failed: bool, metadata: dict[str, Any], at_ms: int
+) -> dict[str, Any]:
+    prompt = as_count(first(attrs, "openclaw.tokens.input", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"))
+    completion = as_count(
+        first(attrs, "openclaw.tokens.output", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+    )
+    total = as_count(first(attrs, "openclaw.tokens.total", "gen_ai.usage.total_tokens"))
+    if total is None and (prompt is not None or completion is not None):
+        total = (prompt or 0) + (completion or 0)
+    duration_ns = span.end_time_unix_nano - span.start_time_unix_nano
+    return {
+        "provider": _name(first(attrs, "openclaw.provider", "gen_ai.provider.name", "gen_ai.system")),
+        "model": _name(first(attrs, "openclaw.model", "gen_ai.response.model", "gen_ai.request.model")),
+        "input_text": as_text(first(attrs, "gen_ai.input.messages", "gen_ai.prompt")),
+        "output_text": as_text(first(attrs, "gen_ai.output.messages", "gen_ai.completion")),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": total,
+        "cache_read_tokens": as_count(
+            first(
+                attrs,
+                "openclaw.tokens.cache_read",
+                "gen_ai.usage.cache_read.input_tokens",
+                "gen_ai.usage.cache_read_input_tokens",
+            )
+        ),
+        "cache_write_tokens": as_count(
+            first(
+                attrs,
+                "openclaw.tokens.cache_write",
+                "gen_ai.usage.cache_creation.input_tokens",
+                "gen_ai.usage.cache_creation_input_tokens",
+            )
+        ),
+        "cost_usd": as_number(
+            first(attrs, "openclaw.cost.usd", "openclaw.cost_usd", "openclaw.costUsd", "gen_ai.usage.cost")
+        ),
+        "latency_ms": duration_ns / 1e6 if duration_ns > 0 else None,
+        "status": "error" if failed else "ok",
+        "error_type": _short(first(attrs, "error.type", "openclaw.errorCategory", "openclaw.failureKind"))
+        if failed
+        else None,
+        "session_id": _short(
+            first(attrs, "openclaw.sessionId", "openclaw.sessionKey", "session.id", "gen_ai.conversation.id")
+        ),
+        "agent_id": _short(first(attrs, "openclaw.agentId", "gen_ai.agent.id", "gen_ai.agent.name")),
+        "channel": _short(first(attrs, "openclaw.channel")),
+        "timestamp_ms": at_ms,
+        "metadata": metadata,
+    }
+
+
+def _llm_error_fields(
+    span: Span, attrs: dict[str, Any], trace: dict[str, Any], metadata: dict[str, Any], at_ms: int
+) -> dict[str, Any]:
+    return {
+        "error_type": "llm_error",
+        "category": classify_llm_failure(attrs, span.status.message),
+        "severity": "error",
+        "message": _message(span, attrs),
+        "stack_trace": _stack_trace(span),
+        "provider": trace["provider"],
+        "model": trace["model"],
+        "session_id": trace["session_id"],
+        "agent_id": trace["agent_id"],
+        "channel": trace["channel"],
+        "timestamp_ms": at_ms,
+        "metadata": metadata,
+    }
+
+
+def _error_fields(
+    span: Span, attrs: dict[str, Any], failed: bool, metadata: dict[str, Any], at_ms: int
+) -> dict[str, Any] | None:
+    name = span.name
+    if name == "openclaw.webhook.error":
+        error_type, category, severity = "system_error", "webhook", "error"
+    elif name == "openclaw.session.stuck":
+        error_type, category, severity = "system_error", "session_stuck", "warning"
+    elif name in _RUN_SPANS and failed:
+        error_type, category, severity = "crash", "run_failed", "error"
+    elif failed or "error.type" in attrs:
+        category = _short(first(attrs, "error.type", "openclaw.errorCategory")) or name
+        error_type, severity = "system_error", "warning" if name.endswith(".warning") else "error"
+    else:
+        return None
+    return {
+        "error_type": error_type,
+        "category": category,
+        "severity": severity,
+        "message": _message(span, attrs),
+        "stack_trace": _stack_trace(span),
+        "provider": _short(first(attrs, "openclaw.provider", "gen_ai.provider.name", "gen_ai.system")),
+        "model": _short(first(attrs, "openclaw.model", "gen_ai.request.model")),
+        "session_id": _short(first(attrs, "openclaw.sessionId", "openclaw.sessionKey", "session.id")),
+        "agent_id": _short(first(attrs, "openclaw.agentId", "gen_ai.agent.id")),
+        "channel": _short(first(attrs, "openclaw.channel")),
+        "timestamp_ms": at_ms,
+        "metadata": metadata,
+    }
+
+
+def classify_llm_failure(attrs: dict[str, Any], status_message: str) -> str:
+    """A category for a failed model call from whatever the producer said about it."""
+    said = " ".join(
+        str(value)
+        for value in (
+            attrs.get("error.type"),
+            attrs.get("openclaw.errorCategory"),
+            attrs.get("openclaw.failureKind"),
+            attrs.get("http.response.status_code"),
+            status_message,
+        )
+        if value is not None
+    ).lower()
+    rules = (
+        ("rate_limit", ("429", "rate", "quota", "too many")),
+        ("timeout", ("timeout", "timed out", "deadline")),
+        ("auth", ("401", "403", "auth", "unauthorized", "forbidden", "api key")),
+        ("malformed_response", ("malformed", "parse", "invalid response", "json")),
+        ("server_error", ("500", "502", "503", "504", "5xx", "server", "overloaded", "unavailable")),
+    )
+    for category, needles in rules:
+        if any(needle in said for needle in needles):
+            return category
+    return "api_failure"
+
+
+def _metadata(span: Span, attrs: dict[str, Any], resource: ResourceInfo, scope: str | None) -> dict[str, Any]:
+    kept = {key: value for key, value in attrs.items() if key not in _TEXT_KEYS}
+    metadata: dict[str, Any] = {
+        "source": "otlp",
+        "span_name": span.name,
+        "trace_id": hex_id(span.trace_id),
+        "span_id": hex_id(span.span_id),
+        "parent_span_id": hex_id(span.parent_span_id),
+        "service_name": resource.service_name,
+        "host_name": resource.host_name,
+        "scope": scope,
+        "attributes": kept,
+    }
+    return {key: value for key, value in metadata.items() if value is not None}
+
+
+def _message(span: Span, attrs: dict[str, Any]) -> str:
+    for event in span.events:
+        if event.name == "exception":
+            message = attributes(event.attributes).get("exception.message")
+            if isinstance(message, str) and message:
+                return message
+    text = span.status.message or first(attrs, "error.message", "openclaw.error", "error.type")
+    return str(text) if text else span.name
+
+
+def _stack_trace(span: Span) -> str | None:
+    for event in span.events:
+        if event.name == "exception":
+            stack = attributes(event.attributes).get("exception.stacktrace")
+            if isinstance(stack, str):
+                return stack
+    return None
+
+
+def _name(value: Any) -> str:
+    text = _short(value)
+    return text or "unknown"
+
+
+def _short(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:256] or None
+
+
+def _add(
+    result: MappingResult,
+    kind: type[TraceIn] | type[ErrorIn],
+    fields: dict[str, Any],
+    received_at_ms: int,
+    limits: EventLimits,
+) -> None:
+    """Validate ``fields`` as our own event would be, then add its envelope."""
+    try:
+        event = msgspec.convert(fields, kind)
+    except msgspec.ValidationError as exc:
+        result.reject(str(exc))
+        return
+    if isinstance(event, TraceIn):
+        result.envelopes.append(trace_envelope(event, received_at_ms, limits))
+    else:
+        result.envelopes.append(error_envelope(event, received_at_ms, limits))
