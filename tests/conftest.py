@@ -21,6 +21,7 @@ class Client:
     def __init__(self, port: int) -> None:
         self.port = port
         self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.last_headers: dict[str, str] = {}
 
     def request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
@@ -28,10 +29,13 @@ class Client:
         self._conn.request(method, path, body=body, headers=headers or {})
         response = self._conn.getresponse()
         raw = response.read()
+        self.last_headers = {name.lower(): value for name, value in response.getheaders()}
         if response.getheader("connection", "").lower() == "close":
             self._conn.close()
         kind = response.getheader("content-type", "")
-        return response.status, json.loads(raw) if kind.startswith("application/json") else raw.decode()
+        if kind.startswith("application/json"):
+            return response.status, json.loads(raw)
+        return response.status, raw.decode() if kind.startswith("text/") else raw
 
     def post(self, path: str, payload: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

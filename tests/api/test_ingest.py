@@ -161,3 +161,27 @@ def test_unknown_path_and_wrong_method(client: Client) -> None:
     status, answer = client.get("/v1/traces")
     assert status == 405
     assert "POST" in answer["error"]
+
+
+def test_native_traces_get_cost_with_provenance(daemon: Daemon, client: Client) -> None:
+    client.post(
+        "/v1/traces",
+        [
+            {"provider": "openai", "model": "gpt-4o", "prompt_tokens": 1000, "completion_tokens": 100, "cost_usd": 0.5},
+            {
+                "provider": "openai",
+                "model": "gpt-4o",
+                "prompt_tokens": 1000,
+                "completion_tokens": 100,
+                "cache_read_tokens": 2000,
+            },
+            {"provider": "local", "model": "llama-3-8b", "prompt_tokens": 1000},
+        ],
+    )
+    assert daemon.writer.flush(5)
+    stored = rows(daemon.config.db_path, "SELECT cost_usd, cost_source, cache_read_tokens FROM llm_traces ORDER BY id")
+    assert stored[0] == {"cost_usd": 0.5, "cost_source": "reported", "cache_read_tokens": None}
+    assert stored[1]["cost_source"] == "computed"
+    assert stored[1]["cost_usd"] == pytest.approx((1000 * 2.5 + 100 * 10 + 2000 * 1.25) / 1e6)
+    assert stored[1]["cache_read_tokens"] == 2000
+    assert stored[2] == {"cost_usd": None, "cost_source": "unpriced", "cache_read_tokens": None}

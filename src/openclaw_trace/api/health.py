@@ -62,6 +62,7 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
             "last_error": snapshot.writer_last_error,
         },
         "db_path": db_path,
+        "counters": dict(sorted(snapshot.counters.items())),
     }
 
 
