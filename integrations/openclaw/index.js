@@ -2,7 +2,7 @@
 // to a local openclaw-trace daemon. See the "OpenClaw plugin" section of the
 // repository README for installation.
 
-import { configSchema, resolveConfig } from "./src/config.js";
+import { entryConfigSchema, resolveConfig } from "./src/config.js";
 import { createTracePlugin, HOOK_NAMES } from "./src/plugin.js";
 
 export const PLUGIN_ID = "openclaw-trace";
@@ -26,10 +26,17 @@ export function register(api) {
   const plugin = createTracePlugin({ config, logger: api?.logger });
   active = plugin;
 
-  if (typeof api?.on === "function") {
-    for (const name of HOOK_NAMES) api.on(name, plugin.hooks[name]);
-  } else {
-    api?.logger?.warn?.("openclaw-trace: this gateway has no api.on(); only diagnostic events are recorded");
+  const missing = [];
+  for (const name of HOOK_NAMES) {
+    try {
+      api.on(name, plugin.hooks[name]);
+    } catch {
+      // An older gateway without this hook (or without api.on): record what it does have.
+      missing.push(name);
+    }
+  }
+  if (missing.length > 0) {
+    api?.logger?.warn?.(`openclaw-trace: this gateway did not take hooks ${missing.join(", ")}; their data is missing`);
   }
   if (typeof api?.registerService === "function") {
     api.registerService({
@@ -52,6 +59,6 @@ export default {
   id: PLUGIN_ID,
   name: "openclaw-trace",
   description: "Send every model call, its tokens, cost, latency and failures to a local openclaw-trace daemon.",
-  configSchema: configSchema(),
+  configSchema: entryConfigSchema(),
   register,
 };

@@ -21,7 +21,11 @@ const BY_TEXT = [
   ["server_error", /server[\s_-]?error|internal|overloaded|unavailable|bad gateway/i],
 ];
 
-const STATUS_PATTERNS = [/^\s*([1-5]\d\d)\b/, /\bHTTP[\s/]?(?:\d(?:\.\d)?\s+)?([1-5]\d\d)\b/i, /\bstatus(?:\s*code)?[\s:=]+([1-5]\d\d)\b/i];
+const STATUS_PATTERNS = [
+  /^\s*([1-5]\d\d)\b/,
+  /\bHTTP[\s/]?(?:\d(?:\.\d)?\s+)?([1-5]\d\d)\b/i,
+  /\bstatus(?:\s*code)?[\s:=]+([1-5]\d\d)\b/i,
+];
 
 /** The HTTP status a provider error message starts with or names ("500 …", "HTTP 429"), or undefined. */
 export function httpStatusOf(message) {

@@ -89,6 +89,41 @@ export function configSchema() {
   return { type: "object", additionalProperties: false, properties };
 }
 
+/** Per-field hints for OpenClaw's config UI (the manifest carries the same). */
+export function uiHints() {
+  return { endpoint: { label: "openclaw-trace URL" }, token: { label: "Ingest token", sensitive: true } };
+}
+
+/**
+ * The entry's `configSchema` in the shape OpenClaw's plugin loader takes
+ * (`validate` / `safeParse` / `jsonSchema` / `uiHints`), backed by
+ * `resolveConfig` so the checks are the same everywhere.
+ */
+export function entryConfigSchema() {
+  const check = (value) => {
+    try {
+      resolveConfig(value);
+      return undefined;
+    } catch (err) {
+      return err.message;
+    }
+  };
+  return {
+    jsonSchema: configSchema(),
+    uiHints: uiHints(),
+    validate(value) {
+      const problem = check(value);
+      return problem ? { ok: false, errors: [problem] } : { ok: true, value };
+    },
+    safeParse(value) {
+      const problem = check(value);
+      return problem
+        ? { success: false, error: { issues: [{ path: [], message: problem }] } }
+        : { success: true, data: value };
+    },
+  };
+}
+
 function bad(key, value, why) {
   return new Error(`openclaw-trace: bad config value ${key}=${JSON.stringify(value)}: ${why}`);
 }

@@ -224,13 +224,25 @@ export function usagePiece(evt) {
 
 // ---- joined call → native events -------------------------------------------
 
+// openclaw-trace counts as OpenClaw does: prompt_tokens are the input tokens
+// not read from or written to the prompt cache; the cache ones have their own
+// fields, and total_tokens covers all four.
 function tokenFields(usage) {
   if (!usage) return {};
-  const parts = [usage.input, usage.cacheRead, usage.cacheWrite].filter((n) => n !== undefined);
-  const prompt = usage.promptTokens ?? (usage.input === undefined ? undefined : parts.reduce((a, b) => a + b, 0));
+  const cached = (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0);
+  const fromTotal = usage.promptTokens === undefined ? undefined : Math.max(0, usage.promptTokens - cached);
+  const prompt = usage.input ?? fromTotal;
   const completion = usage.output;
-  const total = usage.total ?? (prompt !== undefined && completion !== undefined ? prompt + completion : undefined);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total, cost_usd: usage.costUsd };
+  const known = prompt !== undefined && completion !== undefined;
+  const total = usage.total ?? (known ? prompt + completion + cached : undefined);
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: total,
+    cache_read_tokens: usage.cacheRead,
+    cache_write_tokens: usage.cacheWrite,
+    cost_usd: usage.costUsd,
+  };
 }
 
 function firstOf(key, ...pieces) {
@@ -310,8 +322,6 @@ export function buildCallEvents({ call = {}, input, output, usage, context = {} 
       time_to_first_byte_ms: end?.timeToFirstByteMs,
       request_payload_bytes: end?.requestPayloadBytes,
       response_stream_bytes: end?.responseStreamBytes,
-      cache_read_tokens: callUsage?.cacheRead,
-      cache_write_tokens: callUsage?.cacheWrite,
       stop_reason: output?.stopReason,
       response_id: output?.responseId,
       harness_id: output?.harnessId,
@@ -348,6 +358,10 @@ export function buildCallEvents({ call = {}, input, output, usage, context = {} 
 
 // ---- failed runs and gateway trouble → /v1/errors ---------------------------
 
+function nonEmpty(text) {
+  return typeof text === "string" && text.length > 0 ? text : undefined;
+}
+
 function failureCategory(fields, fallback) {
   const category = classifyError(fields);
   return category === "unknown" ? fallback : category;
@@ -359,7 +373,7 @@ function errorEvent(fields, metadata) {
 
 /** A `crash` for hook `agent_end` reporting a failed run, else undefined. */
 export function agentEndError(event, ctx, nowMs) {
-  const message = typeof event?.error === "string" && event.error ? event.error : undefined;
+  const message = nonEmpty(event?.error);
   if (event?.success !== false && !message) return undefined;
   const who = identity(event, ctx);
   return errorEvent(
@@ -405,15 +419,17 @@ export function diagnosticError(evt) {
     case "run.completed":
     case "harness.run.completed":
     case "harness.run.error": {
-      if (evt.type !== "harness.run.error" && evt.outcome !== "error") return undefined;
+      const timedOut = evt.outcome === "timed_out";
+      if (evt.type !== "harness.run.error" && evt.outcome !== "error" && !timedOut) return undefined;
       const what = evt.type === "run.completed" ? "agent run" : `agent harness ${evt.harnessId ?? ""}`.trim();
       const phase = evt.phase ? ` in phase ${evt.phase}` : "";
+      const detail = evt.errorCategory ? `: ${evt.errorCategory}` : "";
       return errorEvent(
         {
           error_type: "crash",
-          message: wellFormed(`${what} failed${phase}${evt.errorCategory ? `: ${evt.errorCategory}` : ""}`),
+          message: wellFormed(`${what} ${timedOut ? "timed out" : "failed"}${phase}${detail}`),
           severity: "error",
-          category: failureCategory({ errorCategory: evt.errorCategory }, "run_failed"),
+          category: timedOut ? "timeout" : failureCategory({ errorCategory: evt.errorCategory }, "run_failed"),
           provider: shortText(evt.provider),
           model: shortText(evt.model),
           ...diagnosticFields(evt),
@@ -431,7 +447,7 @@ export function diagnosticError(evt) {
       return errorEvent(
         {
           error_type: "system_error",
-          message: truncateUtf8(typeof evt.error === "string" && evt.error ? evt.error : "webhook failed", ERROR_MESSAGE_BYTES).text,
+          message: truncateUtf8(nonEmpty(evt.error) ?? "webhook failed", ERROR_MESSAGE_BYTES).text,
           severity: "error",
           category: "webhook",
           ...diagnosticFields(evt),
@@ -448,12 +464,17 @@ export function diagnosticError(evt) {
           category: "session_stuck",
           ...diagnosticFields(evt),
         },
-        { session_key: shortText(evt.sessionKey), age_ms: count(evt.ageMs), queue_depth: count(evt.queueDepth), ...ids },
+        {
+          session_key: shortText(evt.sessionKey),
+          age_ms: count(evt.ageMs),
+          queue_depth: count(evt.queueDepth),
+          ...ids,
+        },
       );
     }
     case "message.processed": {
       if (evt.outcome !== "error") return undefined;
-      const text = typeof evt.error === "string" && evt.error ? evt.error : `message processing failed (${evt.reason ?? "no reason given"})`;
+      const text = nonEmpty(evt.error) ?? `message processing failed (${evt.reason ?? "no reason given"})`;
       return errorEvent(
         {
           error_type: "system_error",

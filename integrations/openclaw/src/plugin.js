@@ -80,7 +80,8 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
         const t = now();
         if (t - lastHandlerLogAtMs >= LOG_INTERVAL_MS) {
           lastHandlerLogAtMs = t;
-          logger?.warn?.(`openclaw-trace: ${name} handler failed (ignored, ${counters.handlerErrors} so far): ${err?.stack ?? err}`);
+          const so = `ignored, ${counters.handlerErrors} so far`;
+          logger?.warn?.(`openclaw-trace: ${name} handler failed (${so}): ${err?.stack ?? err}`);
         }
       }
       return undefined;

@@ -7,6 +7,8 @@
 // counted by reason, the daemon being a local sidecar that is either up or
 // not. A full buffer drops the new event and counts it.
 
+import { performance } from "node:perf_hooks";
+
 const KINDS = Object.freeze({ traces: "/v1/traces", errors: "/v1/errors" });
 const MAX_REQUEST_BYTES = 512 * 1024;
 const REPORT_INTERVAL_MS = 60_000;
@@ -91,10 +93,11 @@ export class Sender {
    * (sent or dropped) within `timeoutMs`, false otherwise.
    */
   async flush(timeoutMs = this.#config.requestTimeoutMs * 2) {
-    const deadline = this.#now() + timeoutMs;
-    while ((this.#size > 0 || this.#inFlight) && this.#now() < deadline) {
+    // A monotonic deadline: the wall clock may jump (or be a test's).
+    const deadline = performance.now() + timeoutMs;
+    while ((this.#size > 0 || this.#inFlight) && performance.now() < deadline) {
       if (!this.#inFlight) this.#startSending();
-      const left = Math.max(0, deadline - this.#now());
+      const left = Math.max(0, deadline - performance.now());
       let handle;
       const expired = new Promise((resolve) => {
         handle = setTimeout(resolve, left);

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import plugin from "../index.js";
+import { configSchema, entryConfigSchema, resolveConfig, SETTINGS, uiHints } from "../src/config.js";
+
+const manifest = JSON.parse(readFileSync(new URL("../openclaw.plugin.json", import.meta.url), "utf8"));
+const packageJson = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+
+test("the manifest carries the settings table's schema, the plugin id and the UI hints", () => {
+  assert.equal(manifest.id, "openclaw-trace");
+  assert.equal(plugin.id, manifest.id);
+  assert.deepStrictEqual(manifest.configSchema, configSchema());
+  assert.deepStrictEqual(manifest.uiHints, uiHints());
+  assert.equal(manifest.version, packageJson.version);
+  assert.deepEqual(packageJson.openclaw.extensions, ["./index.js"]);
+  assert.equal(packageJson.type, "module");
+  assert.equal(packageJson.dependencies, undefined, "no runtime dependencies");
+});
+
+test("defaults", () => {
+  assert.deepStrictEqual(
+    { ...resolveConfig(undefined) },
+    {
+      endpoint: "http://127.0.0.1:9090",
+      token: "",
+      captureText: true,
+      captureSystemPrompt: false,
+      captureHistory: false,
+      textBudgetBytes: 16384,
+      batchSize: 100,
+      flushIntervalMs: 1000,
+      maxBufferEvents: 1000,
+      requestTimeoutMs: 2000,
+      joinGraceMs: 1500,
+    },
+  );
+  for (const [key, setting] of Object.entries(SETTINGS)) {
+    assert.equal(typeof setting.description, "string", key);
+  }
+});
+
+test("given values win and the endpoint loses its trailing slash", () => {
+  const config = resolveConfig({ endpoint: "http://127.0.0.1:7777/", batchSize: 5, captureText: false });
+  assert.equal(config.endpoint, "http://127.0.0.1:7777");
+  assert.equal(config.batchSize, 5);
+  assert.equal(config.captureText, false);
+  assert.ok(Object.isFrozen(config));
+});
+
+test("a bad value stops the plugin with the key and the value", () => {
+  const cases = [
+    [{ batchSize: 0 }, /batchSize=0: expected 1\.\.1000/],
+    [{ batchSize: 2.5 }, /batchSize=2\.5: expected an integer/],
+    [{ flushIntervalMs: "1000" }, /flushIntervalMs="1000": expected an integer/],
+    [{ captureText: "yes" }, /captureText="yes": expected true or false/],
+    [{ endpoint: "not a url" }, /endpoint="not a url": not a URL/],
+    [{ endpoint: "ftp://127.0.0.1" }, /endpoint="ftp:\/\/127\.0\.0\.1": expected http/],
+    [{ endpont: "http://x" }, /endpont="http:\/\/x": unknown setting/],
+    [[], /config=\[\]: expected an object/],
+  ];
+  for (const [raw, message] of cases) assert.throws(() => resolveConfig(raw), message);
+});
+
+test("the entry's configSchema validates with the same rules, in the loader's shape", () => {
+  const schema = entryConfigSchema();
+  assert.deepStrictEqual(schema.jsonSchema, configSchema());
+  assert.deepStrictEqual(schema.validate({ batchSize: 10 }), { ok: true, value: { batchSize: 10 } });
+  assert.deepStrictEqual(schema.safeParse(undefined), { success: true, data: undefined });
+  const invalid = schema.validate({ batchSize: -1 });
+  assert.equal(invalid.ok, false);
+  assert.match(invalid.errors[0], /batchSize=-1/);
+  assert.equal(schema.safeParse({ nope: 1 }).success, false);
+});
+
+test("the README's settings table lists every setting with its default", () => {
+  const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+  const section = readme.slice(readme.indexOf("## OpenClaw plugin"));
+  const documented = {};
+  for (const match of section.matchAll(/^\| `(\w+)` \| ([^|]+) \|/gm)) documented[match[1]] = match[2].trim();
+  assert.deepStrictEqual(Object.keys(documented), Object.keys(SETTINGS));
+  for (const [key, setting] of Object.entries(SETTINGS)) {
+    const shown = setting.default === "" ? "empty" : `\`${setting.default}\``;
+    assert.equal(documented[key], shown, key);
+  }
+});

@@ -1,0 +1,125 @@
+// A stand-in for the parts of an OpenClaw gateway the plugin touches — the
+// plugin `api` (`on`, `registerService`, `pluginConfig`, `logger`,
+// `registrationMode`) and a service start context with an
+// `internalDiagnostics` bridge — plus a replayer for the payloads recorded
+// from a real gateway (test/fixtures). Used by the tests and by replay.js.
+
+import { readFileSync } from "node:fs";
+
+const FIXTURES = new URL("../test/fixtures/", import.meta.url);
+
+/** The recorded good turn, in the order a gateway delivers it. */
+export const GOOD_TURN = Object.freeze([
+  "hook:llm_input",
+  "hook:model_call_started",
+  "diag:model.call.started",
+  "hook:model_call_ended",
+  "diag:model.call.completed",
+  "hook:llm_output",
+  "hook:agent_end",
+  "diag:run.completed",
+  "diag:harness.run.completed",
+  "diag:model.usage",
+]);
+
+/**
+ * The recorded failing turn (the model answered HTTP 500). Only what was
+ * recorded from it: no llm_input or model_call_started, and its last
+ * model.usage is the good turn's (no usage was reported for the failure).
+ */
+export const FAILING_TURN = Object.freeze([
+  "hook:model_call_ended__last",
+  "diag:model.call.error__last",
+  "hook:llm_output__last",
+  "hook:agent_end__last",
+  "diag:run.completed__last",
+  "diag:model.usage__last",
+]);
+
+/**
+ * The body of a recorded payload: `{hook, event, ctx}` for a hook,
+ * `{evt, meta}` (or the bare event) for a diagnostic event.
+ */
+export function loadStep(step) {
+  const [source, name] = step.split(":");
+  const file = source === "hook" ? `hook__${name}.json` : `diag-internal__${name}.json`;
+  return JSON.parse(readFileSync(new URL(file, FIXTURES), "utf8")).body;
+}
+
+function recordingLogger(lines) {
+  const at = (level) => (message) => lines.push({ level, message: String(message) });
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+export class GatewayDouble {
+  /** Every `api.on()` registration, in order: `{ name, handler }`. */
+  registrations = [];
+  services = [];
+  logs = [];
+  #diagnosticListeners = new Set();
+
+  constructor({ pluginConfig = {}, registrationMode = "full", withServices = true } = {}) {
+    const api = {
+      id: "openclaw-trace",
+      name: "openclaw-trace",
+      registrationMode,
+      pluginConfig,
+      config: {},
+      logger: recordingLogger(this.logs),
+      on: (name, handler) => {
+        this.registrations.push({ name, handler });
+      },
+    };
+    if (withServices) api.registerService = (service) => this.services.push(service);
+    this.api = api;
+  }
+
+  /** Starts the registered services as the gateway does, with a diagnostics bridge in the context. */
+  async startServices() {
+    const ctx = {
+      config: {},
+      logger: this.api.logger,
+      internalDiagnostics: {
+        onEvent: (listener) => {
+          this.#diagnosticListeners.add(listener);
+          return () => this.#diagnosticListeners.delete(listener);
+        },
+        emit: () => {},
+      },
+    };
+    for (const service of this.services) await service.start(ctx);
+  }
+
+  async stopServices() {
+    for (const service of this.services) await service.stop?.({});
+  }
+
+  get diagnosticListenerCount() {
+    return this.#diagnosticListeners.size;
+  }
+
+  /** Runs every handler registered for `name`; returns what each returned. */
+  runHook(name, event, ctx) {
+    return this.registrations.filter((r) => r.name === name).map((r) => r.handler(event, ctx));
+  }
+
+  emitDiagnostic(evt, meta = { trusted: true }) {
+    for (const listener of this.#diagnosticListeners) listener(evt, meta);
+  }
+
+  /**
+   * Feeds recorded steps ("hook:llm_input", "diag:model.usage", …) in order.
+   * `beforeStep(step)` runs first for each (tests set their clock there).
+   * Returns the values the hook handlers returned.
+   */
+  replay(steps, beforeStep = () => {}) {
+    const returned = [];
+    for (const step of steps) {
+      beforeStep(step);
+      const body = loadStep(step);
+      if (step.startsWith("hook:")) returned.push(...this.runHook(body.hook, body.event, body.ctx));
+      else this.emitDiagnostic(body.evt ?? body, body.meta);
+    }
+    return returned;
+  }
+}
