@@ -84,6 +84,11 @@ class Stats:
         with self._lock:
             self._counters[name] += amount
 
+    def add_unsynced(self, delta: int) -> None:
+        """Rows marked pushed (negative) or unpushed rows deleted (negative) by the writer."""
+        with self._lock:
+            self._unsynced = max(0, self._unsynced + delta)
+
     def set_unsynced(self, count: int) -> None:
         with self._lock:
             self._unsynced = count

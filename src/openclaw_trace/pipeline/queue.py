@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from typing import Protocol
 
 from openclaw_trace.model import Envelope
 from openclaw_trace.stats import Stats
@@ -20,6 +21,27 @@ from openclaw_trace.stats import Stats
 QUEUE_CAPACITY = 512
 BATCH_MAX_EVENTS = 50
 BATCH_WINDOW_S = 0.5
+BUNDLE = "bundle"  # an envelope whose values are (inner envelopes, statements): one transaction
+
+
+class ControlTask(Protocol):
+    """Work for the writer thread between batches (see ``BatchWriter.call``)."""
+
+    def __call__(self) -> None: ...
+
+    def cancel(self) -> None: ...
+
+
+def inner_kinds(envelopes: Sequence[Envelope]) -> dict[str, int]:
+    """Event counts by kind, looking inside bundles."""
+    kinds: dict[str, int] = {}
+    for envelope in envelopes:
+        if envelope.kind == BUNDLE:
+            for inner in envelope.values[0]:
+                kinds[inner.kind] = kinds.get(inner.kind, 0) + 1
+        else:
+            kinds[envelope.kind] = kinds.get(envelope.kind, 0) + 1
+    return kinds
 
 
 class IngestQueue:
@@ -49,6 +71,11 @@ class IngestQueue:
         self._outstanding = 0  # offered and not yet done: queued + being written
         self._closed = False
         self._flush_waiters = 0  # while > 0 the writer skips the batch window
+        # Control tasks (mark pushed, delete old rows, checkpoint …) run on the
+        # writer between batches. They live apart from the data: never dropped,
+        # never counted against the capacity.
+        self._control: deque[ControlTask] = deque()
+        self._finished = False
 
     @property
     def capacity(self) -> int:
@@ -106,15 +133,40 @@ class IngestQueue:
                 self._outstanding += count
                 if before == 0 or (before < self._batch_max <= before + count):
                     self._ready.notify()
-        kinds: dict[str, int] = {}
-        for envelope in envelopes:
-            kinds[envelope.kind] = kinds.get(envelope.kind, 0) + 1
-        for kind, kind_count in kinds.items():
+        for kind, kind_count in inner_kinds(envelopes).items():
             self._stats.record_received(kind, kind_count)
         return True
 
+    def submit(self, task: ControlTask) -> bool:
+        """Hand the writer a control task; False once the writer has finished."""
+        with self._lock:
+            if self._finished:
+                return False
+            self._control.append(task)
+            self._ready.notify()
+            return True
+
+    def take_controls(self) -> list[ControlTask]:
+        with self._lock:
+            tasks = list(self._control)
+            self._control.clear()
+            return tasks
+
+    def finish(self) -> list[ControlTask]:
+        """Called by the writer as it exits: refuse further tasks, return the unrun ones."""
+        with self._lock:
+            self._finished = True
+            tasks = list(self._control)
+            self._control.clear()
+            return tasks
+
+    def exhausted(self) -> bool:
+        """Closed, with no event and no control task left."""
+        with self._lock:
+            return self._closed and not self._items and not self._control
+
     def take_batch(self) -> list[Envelope]:
-        """Block until a batch is due; return it (empty only once closed and empty).
+        """Block until a batch is due; return it, or [] when closed and empty or a control task waits.
 
         A batch is due when ``batch_max_events`` are waiting, when the first
         waiting event is ``batch_window_s`` old to the writer, when a
@@ -122,12 +174,17 @@ class IngestQueue:
         their slots until ``done``.
         """
         with self._lock:
-            while not self._items and not self._closed:
+            while not self._items and not self._closed and not self._control:
                 self._ready.wait()
-            if not self._items:
+            if not self._items or self._control:
                 return []
             deadline = time.monotonic() + self._window_s
-            while len(self._items) < self._batch_max and not self._closed and not self._flush_waiters:
+            while (
+                len(self._items) < self._batch_max
+                and not self._closed
+                and not self._flush_waiters
+                and not self._control
+            ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

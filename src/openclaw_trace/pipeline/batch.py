@@ -1,0 +1,196 @@
+"""Writing one batch of envelopes: ids, multi-row inserts, bundles, retries.
+
+Failures are sorted into two kinds:
+
+- the database cannot take writes right now (busy, locked, full, I/O):
+  the rows are kept and retried with backoff, so nothing accepted is lost;
+  meanwhile the queue fills and the door counts ``queue_full`` drops;
+- a row the database refuses (constraint, too big, bad value): the rows
+  are retried one by one, so one bad row never takes its neighbours down;
+  the refused rows are counted as ``write_error`` drops.
+
+A *bundle* (kind ``bundle``: inner envelopes plus SQL statements) is written
+in one transaction, statements included: the log tailer stores a file's
+events and its new read position together, so a crash can neither lose nor
+repeat lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from openclaw_trace.model import Envelope
+from openclaw_trace.pipeline.ids import uuid4_strings
+from openclaw_trace.pipeline.queue import BUNDLE
+from openclaw_trace.stats import Stats
+from openclaw_trace.storage import writes
+
+log = logging.getLogger("openclaw_trace.writer")
+
+# SQLite primary result codes after which the same rows may well succeed later.
+_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_DB_UNWRITABLE_CODES = {7, 8, 10, 13, 14, 15}  # NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL
+RETRY_BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+
+Row = tuple[Any, ...]
+Statement = tuple[str, Sequence[Any]]
+
+
+class DatabaseUnavailable(Exception):
+    """Writing failed for reasons of the database, not of the rows."""
+
+    def __init__(self, message: str, db_error: bool) -> None:
+        super().__init__(message)
+        self.db_error = db_error
+
+
+def classify(exc: BaseException) -> DatabaseUnavailable | None:
+    """A ``DatabaseUnavailable`` for database-level failures, None for row-level ones."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in _BUSY_CODES:
+        return DatabaseUnavailable(str(exc), db_error=False)
+    if code in _DB_UNWRITABLE_CODES:
+        return DatabaseUnavailable(str(exc), db_error=True)
+    return None
+
+
+def rows_by_kind(envelopes: Sequence[Envelope]) -> dict[str, list[Row]]:
+    """Full rows ``(trace_id, created_at, *values)`` grouped by kind, each with a fresh UUID v4."""
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    for trace_id, envelope in zip(uuid4_strings(len(envelopes)), envelopes, strict=True):
+        grouped[envelope.kind].append((trace_id, envelope.created_at_ms, *envelope.values))
+    return grouped
+
+
+class BatchWrites:
+    """Writes batches on one connection; used only by the writer thread."""
+
+    def __init__(self, conn: sqlite3.Connection, stats: Stats, stopping: threading.Event) -> None:
+        self._conn = conn
+        self._stats = stats
+        self._stopping = stopping
+
+    def write(self, batch: list[Envelope]) -> None:
+        """Commit or count every envelope of ``batch``; returns only when each is settled."""
+        plain = [envelope for envelope in batch if envelope.kind != BUNDLE]
+        if plain:
+            pending = rows_by_kind(plain)
+            self._with_retries(lambda: self._write_plain(pending), lambda: _count(pending), pending)
+        for bundle in batch:
+            if bundle.kind == BUNDLE:
+                self._write_bundle(bundle)
+
+    def _with_retries(self, attempt: Any, remaining: Any, pending: dict[str, list[Row]]) -> None:
+        tries = 0
+        while True:
+            try:
+                attempt()
+                self._stats.record_write_ok()
+                return
+            except DatabaseUnavailable as exc:
+                self._stats.record_write_failure(str(exc), exc.db_error)
+                if self._stopping.is_set() and tries >= len(RETRY_BACKOFF_S):
+                    log.error("giving up on %d events at shutdown: %s", remaining(), exc)
+                    for kind, rows in pending.items():
+                        self._stats.record_dropped(kind, "write_error", len(rows))
+                    pending.clear()
+                    return
+                delay = RETRY_BACKOFF_S[min(tries, len(RETRY_BACKOFF_S) - 1)]
+                log.warning("database unavailable, retrying in %.2fs: %s", delay, exc)
+                tries += 1
+                time.sleep(delay)
+
+    def _write_plain(self, pending: dict[str, list[Row]]) -> None:
+        """One autocommitted multi-row INSERT per kind; settled kinds leave ``pending``."""
+        for kind in list(pending):
+            rows = pending[kind]
+            try:
+                writes.insert_rows(self._conn, kind, rows)
+            except Exception as exc:
+                unavailable = classify(exc)
+                if unavailable is not None:
+                    raise unavailable from exc
+                self._write_one_by_one(kind, pending)
+            else:
+                self._stats.record_written(kind, len(rows))
+            del pending[kind]
+
+    def _write_one_by_one(self, kind: str, pending: dict[str, list[Row]]) -> None:
+        """Insert ``pending[kind]`` singly, counting refused rows; unwritten rows stay pending."""
+        rows = pending[kind]
+        while rows:
+            try:
+                writes.insert_rows(self._conn, kind, [rows[0]])
+            except Exception as exc:
+                unavailable = classify(exc)
+                if unavailable is not None:
+                    raise unavailable from exc
+                log.warning("dropped a %s row the database refused: %s", kind, exc)
+                self._stats.record_dropped(kind, "write_error", 1)
+            else:
+                self._stats.record_written(kind, 1)
+            rows.pop(0)
+
+    def _write_bundle(self, bundle: Envelope) -> None:
+        inner: Sequence[Envelope] = bundle.values[0]
+        statements: Sequence[Statement] = bundle.values[1]
+        pending = rows_by_kind(inner)
+        self._with_retries(lambda: self._bundle_transaction(pending, statements), lambda: _count(pending), pending)
+
+    def _bundle_transaction(self, pending: dict[str, list[Row]], statements: Sequence[Statement]) -> None:
+        written: dict[str, int] = {}
+        refused: dict[str, int] = {}
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for kind, rows in pending.items():
+                try:
+                    writes.insert_rows(self._conn, kind, rows)
+                    written[kind] = len(rows)
+                except Exception as exc:
+                    if classify(exc) is not None:
+                        raise
+                    written[kind], refused[kind] = self._insert_each(kind, rows)
+            for sql, params in statements:
+                self._conn.execute(sql, params)
+            self._conn.execute("COMMIT")
+        except Exception as exc:
+            self._conn.execute("ROLLBACK")
+            unavailable = classify(exc)
+            if unavailable is not None:
+                raise unavailable from exc
+            raise
+        for kind, count in written.items():
+            self._stats.record_written(kind, count)
+        for kind, count in refused.items():
+            log.warning("dropped %d %s rows the database refused", count, kind)
+            self._stats.record_dropped(kind, "write_error", count)
+        pending.clear()
+
+    def _insert_each(self, kind: str, rows: list[Row]) -> tuple[int, int]:
+        """Inside an open transaction: insert rows singly (savepoints); (written, refused)."""
+        written = refused = 0
+        for row in rows:
+            self._conn.execute("SAVEPOINT one_row")
+            try:
+                writes.insert_rows(self._conn, kind, [row])
+                written += 1
+            except Exception as exc:
+                self._conn.execute("ROLLBACK TO one_row")
+                if classify(exc) is not None:
+                    raise
+                refused += 1
+            finally:
+                self._conn.execute("RELEASE one_row")
+        return written, refused
+
+
+def _count(pending: dict[str, list[Row]]) -> int:
+    return sum(len(rows) for rows in pending.values())

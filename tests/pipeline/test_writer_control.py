@@ -1,0 +1,98 @@
+"""Control calls and bundles on the real writer thread and a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from openclaw_trace.model import Envelope, EventLimits, decode_traces
+from openclaw_trace.pipeline.queue import BUNDLE
+from openclaw_trace.pipeline.writer import WriterStopped
+from tests.conftest import rows
+from tests.pipeline.test_writer import Pipeline
+
+STATE_TABLE = "CREATE TABLE IF NOT EXISTS test_position (name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
+UPSERT = (
+    "INSERT INTO test_position (name, position) VALUES (?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+)
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    made = Pipeline(str(tmp_path / "c.db"), 0.05)
+    made.conn.execute(STATE_TABLE)
+    yield made
+    if made.writer.alive:
+        made.close()
+
+
+def traces(models: list[str]) -> list[Envelope]:
+    body = "[" + ",".join(f'{{"provider":"p","model":"{m}"}}' for m in models) + "]"
+    return decode_traces(body.encode(), 1, EventLimits())
+
+
+def test_call_runs_on_the_writer_thread_in_a_transaction(pipeline: Pipeline) -> None:
+    pipeline.queue.offer_many(traces(["a", "b", "c"]))
+    assert pipeline.writer.flush(5)
+
+    def mark_pushed(conn: sqlite3.Connection) -> tuple[str, int]:
+        cursor = conn.execute("UPDATE llm_traces SET synced = 1, pushed_at = 5 WHERE model != 'b'")
+        return threading.current_thread().name, cursor.rowcount
+
+    assert pipeline.writer.call(mark_pushed, 5) == ("oct-writer", 2)
+    assert [r["model"] for r in rows(pipeline.db_path, "SELECT model FROM llm_traces WHERE synced = 0")] == ["b"]
+
+
+def test_a_failing_call_rolls_back_and_raises_to_the_caller(pipeline: Pipeline) -> None:
+    pipeline.queue.offer_many(traces(["a"]))
+    assert pipeline.writer.flush(5)
+
+    def half_then_fail(conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM llm_traces")
+        raise ValueError("changed my mind")
+
+    with pytest.raises(ValueError, match="changed my mind"):
+        pipeline.writer.call(half_then_fail, 5)
+    assert len(rows(pipeline.db_path, "SELECT id FROM llm_traces")) == 1
+    assert pipeline.writer.alive
+
+
+def test_call_without_a_transaction_can_checkpoint(pipeline: Pipeline) -> None:
+    result = pipeline.writer.call(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone(), 5,
+                                  transaction=False)
+    assert result[0] == 0
+
+
+def test_call_after_stop_is_refused(pipeline: Pipeline) -> None:
+    pipeline.close()
+    with pytest.raises(WriterStopped):
+        pipeline.writer.call(lambda conn: None, 1)
+
+
+def test_bundle_writes_events_and_statements_in_one_transaction(pipeline: Pipeline) -> None:
+    bundle = Envelope(BUNDLE, 1, (tuple(traces(["x", "y"])), ((UPSERT, ("app.log", 120)),)))
+    assert pipeline.queue.offer_all([bundle])
+    assert pipeline.writer.flush(5)
+    assert [r["model"] for r in rows(pipeline.db_path, "SELECT model FROM llm_traces ORDER BY id")] == ["x", "y"]
+    assert rows(pipeline.db_path, "SELECT position FROM test_position") == [{"position": 120}]
+    snap = pipeline.stats.snapshot()
+    assert snap.received == {"trace": 2}
+    assert snap.written == {"trace": 2}
+
+
+def test_a_refused_row_in_a_bundle_still_moves_the_position(pipeline: Pipeline) -> None:
+    pipeline.conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON llm_traces WHEN NEW.model = 'bad' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    bundle = Envelope(BUNDLE, 1, (tuple(traces(["ok1", "bad", "ok2"])), ((UPSERT, ("app.log", 300)),)))
+    assert pipeline.queue.offer_all([bundle])
+    assert pipeline.writer.flush(5)
+    assert [r["model"] for r in rows(pipeline.db_path, "SELECT model FROM llm_traces ORDER BY id")] == ["ok1", "ok2"]
+    assert rows(pipeline.db_path, "SELECT position FROM test_position") == [{"position": 300}]
+    assert pipeline.stats.snapshot().dropped == {"write_error": {"trace": 1}}
