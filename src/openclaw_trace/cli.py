@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
             setting.flag,
             dest=setting.env_var,
             metavar="VALUE",
-            help=f"{setting.help} [{setting.env_var}]",
+            help=f"{setting.help} [{setting.env_var}]".replace("%", "%%"),  # argparse formats help with %
         )
 
     status = commands.add_parser("status", help="show /health of a running daemon")

@@ -19,6 +19,7 @@ from openclaw_trace.config_types import (
     int_range,
     one_of,
     parse_duration_s,
+    parse_percent,
     parse_text,
     positive,
     size_range,
@@ -72,6 +73,22 @@ def _parse_host(text: str) -> str:
     return stripped
 
 
+def _parse_url(text: str) -> str:
+    stripped = text.strip()
+    if stripped and not stripped.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL, or empty to turn it off")
+    return stripped.rstrip("/")
+
+
+def _parse_headers(text: str) -> str:
+    """``Name: value`` pairs separated by commas or newlines; kept as text, checked here."""
+    for pair in filter(None, (part.strip() for part in text.replace("\n", ",").split(","))):
+        name, sep, _ = pair.partition(":")
+        if not sep or not name.strip() or any(ch.isspace() for ch in name.strip()):
+            raise ValueError("expected 'Name: value' pairs separated by commas")
+    return text.strip()
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", _parse_host, "127.0.0.1", "Address to listen on. Loopback by default."),
     Setting("PORT", int_range(0, 65535), "9090", "TCP port to listen on (0 picks a free one)."),
@@ -116,6 +133,62 @@ SETTINGS: tuple[Setting, ...] = (
         " cache_write) that extends or overrides the shipped table.",
     ),
     Setting(
+        "METRICS_INTERVAL",
+        positive(parse_duration_s),
+        "15s",
+        "How often host metrics (CPU, memory, disk, I/O) are sampled.",
+    ),
+    Setting("RETENTION_DAYS", int_range(1, 3650), "3", "Rows older than this many days are deleted."),
+    Setting("CLEANUP_INTERVAL", positive(parse_duration_s), "5m", "How often retention and size cleanup run."),
+    Setting(
+        "CLEANUP_DISK_THRESHOLD",
+        parse_percent,
+        "80",
+        "When the database's volume is fuller than this (%), the oldest pushed rows are deleted first.",
+    ),
+    Setting(
+        "CLEANUP_DB_THRESHOLD_BYTES",
+        size_range(1024 * 1024, 2**50),
+        "1GiB",
+        "When the database file is larger than this, the oldest pushed rows are deleted first.",
+    ),
+    Setting(
+        "WAL_CHECKPOINT_INTERVAL",
+        positive(parse_duration_s),
+        "10m",
+        "At least this often a PASSIVE WAL checkpoint runs (also whenever the WAL grows).",
+    ),
+    Setting(
+        "WAL_RESTART_THRESHOLD_BYTES",
+        size_range(1024 * 1024, 2**40),
+        "50MB",
+        "A WAL file larger than this is checkpointed with RESTART and truncated.",
+    ),
+    Setting("PUSH_ENDPOINT", _parse_url, "", "Where to push stored rows. Empty: push is off."),
+    Setting("PUSH_INTERVAL", positive(parse_duration_s), "5m", "How often unpushed rows are pushed."),
+    Setting(
+        "PUSH_MAX_PAYLOAD_BYTES",
+        size_range(1024, 256 * 1024 * 1024),
+        "5MB",
+        "Largest push request body; larger batches are split.",
+    ),
+    Setting("PUSH_FORMAT", one_of("json", "otlp"), "json", "Push as our JSON envelope or as OTLP/HTTP protobuf."),
+    Setting("PUSH_TOKEN", parse_text, "", "Bearer token sent with every push.", secret=True),
+    Setting(
+        "PUSH_HEADERS",
+        _parse_headers,
+        "",
+        "Extra push request headers: 'Name: value' pairs separated by commas.",
+        secret=True,
+    ),
+    Setting(
+        "LOG_PATH",
+        parse_text,
+        "",
+        "OpenClaw gateway log to follow: a file, a directory, a glob, or 'auto'"
+        " (/tmp/openclaw/openclaw-*.log). Empty: the log tailer is off.",
+    ),
+    Setting(
         "SHUTDOWN_TIMEOUT",
         positive(parse_duration_s),
         "15s",
@@ -138,6 +211,20 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     ingest_token: str = ""
     prices_file: str = ""
+    metrics_interval: float = 15.0
+    retention_days: int = 3
+    cleanup_interval: float = 300.0
+    cleanup_disk_threshold: float = 80.0
+    cleanup_db_threshold_bytes: int = 1024**3
+    wal_checkpoint_interval: float = 600.0
+    wal_restart_threshold_bytes: int = 50_000_000
+    push_endpoint: str = ""
+    push_interval: float = 300.0
+    push_max_payload_bytes: int = 5_000_000
+    push_format: str = "json"
+    push_token: str = ""
+    push_headers: str = ""
+    log_path: str = ""
     shutdown_timeout: float = 15.0
 
     def masked(self) -> dict[str, object]:

@@ -28,6 +28,7 @@ from openclaw_trace.api.app import App
 from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
 from openclaw_trace.config import Config, ConfigError
+from openclaw_trace.lifecycle import Component
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter
@@ -111,11 +112,18 @@ class Daemon:
                 timeout_graceful_shutdown=grace_s,
             )
         )
+        self.components: list[Component] = self._build_components()
+        self.ctx.components.extend(self.components)
         self._http_thread: threading.Thread | None = None
         self._stop_lock = threading.Lock()
         self._stop_deadline: float | None = None
         self._closed = False
         self.exit_code = 0
+
+    def _build_components(self) -> list[Component]:
+        """The background parts this configuration turns on, in start order."""
+        components: list[Component] = []
+        return components
 
     @property
     def port(self) -> int:
@@ -174,6 +182,8 @@ class Daemon:
     def _start_writer(self) -> None:
         self.writer.start()
         self.checkpointer.start()
+        for component in self.components:
+            component.start()
         log.info(
             "openclaw-trace started",
             extra={
@@ -198,6 +208,13 @@ class Daemon:
 
     # -- stopping ----------------------------------------------------------
 
+    def _stop_component(self, component: Component, timeout_s: float) -> None:
+        try:
+            if not component.stop(timeout_s):
+                log.warning("%s did not stop within %.1fs", component.name, timeout_s)
+        except Exception:
+            log.exception("%s failed to stop", component.name)
+
     def _shutdown(self) -> None:
         with self._stop_lock:
             if self._closed:
@@ -207,7 +224,15 @@ class Daemon:
                 self._stop_deadline = time.monotonic() + self.config.shutdown_timeout
         started = time.monotonic()
         self._sock.close()
+        for component in self.components:
+            if not component.stop_after_drain:
+                self._stop_component(component, max(0.1, self._remaining_s() / 3))
         queued = self.queue.depth()
+        self.queue.close()
+        self.writer.flush(max(0.1, self._remaining_s() - 2.0))
+        for component in self.components:
+            if component.stop_after_drain:
+                self._stop_component(component, max(0.1, self._remaining_s() - 1.0))
         # Leave a moment of the deadline for the checkpoint and close.
         drained = self.writer.stop(max(0.1, self._remaining_s() - 0.5))
         self.checkpointer.stop(max(0.1, self._remaining_s() - 0.2))

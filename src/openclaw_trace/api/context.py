@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from openclaw_trace.config import Config
+from openclaw_trace.lifecycle import Component
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.stats import Stats
@@ -21,6 +22,8 @@ class AppContext:
     version: str
     limits: EventLimits
     started_monotonic: float = dataclasses.field(default_factory=time.monotonic)
+    # Background parts; each one's health() appears in /health under its name.
+    components: list[Component] = dataclasses.field(default_factory=list)
     # Filled in by later capabilities (push); null until then, as /health promises.
     last_push_time_ms: int | None = None
     last_push_status: str | None = None

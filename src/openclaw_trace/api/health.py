@@ -37,7 +37,7 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
     now_ms = time.time_ns() // 1_000_000
     status, db_status = overall_status(snapshot, now_ms)
     db_path = ctx.config.db_path
-    return {
+    report = {
         "status": status,
         "uptime_seconds": round(time.monotonic() - ctx.started_monotonic, 3),
         "version": ctx.version,
@@ -64,6 +64,11 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
         "db_path": db_path,
         "counters": dict(sorted(snapshot.counters.items())),
     }
+    for component in ctx.components:
+        section = component.health()
+        if section is not None:
+            report[component.name] = section
+    return report
 
 
 def prometheus_text(ctx: AppContext) -> str:
