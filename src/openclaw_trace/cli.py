@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show /health of a running daemon")
     status.add_argument("--url", help="daemon address (default: from OCT_HOST and OCT_PORT)")
     status.add_argument("--json", action="store_true", help="print the raw JSON")
+    # -- issue 5: `metrics` command --
+    # -- end issue 5 --
+    # -- issue 6: `push` command --
+    # -- end issue 6 --
     return parser
 
 
@@ -66,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(overrides)
     if args.command == "status":
         return _status(args.url, args.json)
+    # -- issue 5: dispatch `metrics` --
+    # -- end issue 5 --
+    # -- issue 6: dispatch `push` --
+    # -- end issue 6 --
     parser.print_help()
     return 2
 

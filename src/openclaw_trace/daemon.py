@@ -123,6 +123,12 @@ class Daemon:
     def _build_components(self) -> list[Component]:
         """The background parts this configuration turns on, in start order."""
         components: list[Component] = []
+        # -- issue 5: system metrics collector and storage upkeep --
+        # -- end issue 5 --
+        # -- issue 7: gateway log tailer (only when OCT_LOG_PATH is set) --
+        # -- end issue 7 --
+        # -- issue 6: remote push (only when OCT_PUSH_ENDPOINT is set; last, stops after the drain) --
+        # -- end issue 6 --
         return components
 
     @property

@@ -63,8 +63,9 @@ def test_a_failing_call_rolls_back_and_raises_to_the_caller(pipeline: Pipeline) 
 
 
 def test_call_without_a_transaction_can_checkpoint(pipeline: Pipeline) -> None:
-    result = pipeline.writer.call(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone(), 5,
-                                  transaction=False)
+    result = pipeline.writer.call(
+        lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone(), 5, transaction=False
+    )
     assert result[0] == 0
 
 

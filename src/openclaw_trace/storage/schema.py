@@ -17,7 +17,7 @@ import dataclasses
 import sqlite3
 import time
 
-DATA_TABLES = ("llm_traces", "error_events", "system_metrics", "otel_metrics")
+DATA_TABLES = ("llm_traces", "error_events", "system_metrics", "otel_metrics", "gateway_events")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +127,32 @@ MIGRATIONS: tuple[Migration, ...] = (
                 {_SYNC_COLUMNS})""",
             "CREATE INDEX idx_otel_metrics_synced_created ON otel_metrics (synced, created_at)",
             "CREATE INDEX idx_otel_metrics_name_created ON otel_metrics (name, created_at)",
+        ),
+    ),
+    Migration(
+        3,
+        "gateway log events and tail positions",
+        (
+            f"""CREATE TABLE gateway_events (
+                id INTEGER PRIMARY KEY,
+                trace_id TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                subsystem TEXT,
+                kind TEXT NOT NULL,
+                level TEXT,
+                message TEXT,
+                attributes TEXT,
+                {_SYNC_COLUMNS})""",
+            "CREATE INDEX idx_gateway_events_synced_created ON gateway_events (synced, created_at)",
+            # One row per followed source: which file (device, inode) and how far it was read.
+            # Written by the writer in the same transaction as the events of those lines.
+            """CREATE TABLE tail_positions (
+                source TEXT PRIMARY KEY,
+                file_path TEXT NOT NULL,
+                device INTEGER,
+                inode INTEGER,
+                offset INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL)""",
         ),
     ),
 )

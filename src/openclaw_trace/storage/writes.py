@@ -51,6 +51,28 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "channel",
         "metadata",
     ),
+    "system_metric": (
+        "source",
+        "cpu_percent",
+        "mem_used_bytes",
+        "mem_available_bytes",
+        "mem_total_bytes",
+        "disk_total_bytes",
+        "disk_used_bytes",
+        "disk_free_bytes",
+        "disk_percent",
+        "io_read_bytes",
+        "io_write_bytes",
+        "metadata",
+    ),
+    "gateway_event": (
+        "subsystem",
+        "kind",
+        "level",
+        "message",
+        "attributes",
+        "metadata",
+    ),
     "metric_point": (
         "name",
         "unit",
@@ -62,7 +84,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-TABLES: dict[str, str] = {"trace": "llm_traces", "error": "error_events", "metric_point": "otel_metrics"}
+TABLES: dict[str, str] = {
+    "trace": "llm_traces",
+    "error": "error_events",
+    "system_metric": "system_metrics",
+    "gateway_event": "gateway_events",
+    "metric_point": "otel_metrics",
+}
 
 
 @functools.lru_cache(maxsize=256)
