@@ -24,21 +24,11 @@
 //
 // Not thread-safe in any sense that matters to Node: all calls and timer
 // callbacks run on the gateway's event loop.
+import { unrefTimers } from "./timers.js";
 
 const FINISHED_KEEP_FACTOR = 4;
 
-function defaultTimers() {
-  return {
-    set(fn, ms) {
-      const handle = setTimeout(fn, ms);
-      handle.unref?.();
-      return handle;
-    },
-    clear(handle) {
-      clearTimeout(handle);
-    },
-  };
-}
+const defaultTimers = unrefTimers;
 
 export class CallCorrelator {
   #runs = new Map();

@@ -8,23 +8,13 @@
 // not. A full buffer drops the new event and counts it.
 
 import { performance } from "node:perf_hooks";
+import { unrefTimers } from "./timers.js";
 
 const KINDS = Object.freeze({ traces: "/v1/traces", errors: "/v1/errors" });
 const MAX_REQUEST_BYTES = 512 * 1024;
 const REPORT_INTERVAL_MS = 60_000;
 
-function defaultTimers() {
-  return {
-    set(fn, ms) {
-      const handle = setTimeout(fn, ms);
-      handle.unref?.();
-      return handle;
-    },
-    clear(handle) {
-      clearTimeout(handle);
-    },
-  };
-}
+const defaultTimers = unrefTimers;
 
 function errorReason(err) {
   if (err?.name === "TimeoutError" || err?.name === "AbortError") return "timeout";
