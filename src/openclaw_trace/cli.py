@@ -56,8 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--url", help="daemon address (default: from OCT_HOST and OCT_PORT)")
     status.add_argument("--json", action="store_true", help="print the raw JSON")
     # -- issue 5: `metrics` command --
+    from openclaw_trace import cli_metrics
+
+    cli_metrics.add_parser(commands)
     # -- end issue 5 --
     # -- issue 6: `push` command --
+    from openclaw_trace import cli_push
+
+    cli_push.add_parser(commands)
     # -- end issue 6 --
     return parser
 
@@ -71,8 +77,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status":
         return _status(args.url, args.json)
     # -- issue 5: dispatch `metrics` --
+    if args.command == "metrics":
+        from openclaw_trace import cli_metrics as metrics_command
+
+        return metrics_command.run(args)
     # -- end issue 5 --
     # -- issue 6: dispatch `push` --
+    if args.command == "push":
+        from openclaw_trace import cli_push
+
+        return cli_push.run(args)
     # -- end issue 6 --
     parser.print_help()
     return 2

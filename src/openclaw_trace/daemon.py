@@ -95,7 +95,11 @@ class Daemon:
         self.writer = BatchWriter(self._conn, self.queue, self.stats)
         # Checkpoints run on their own thread; the writer's commits never do one.
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
-        self.checkpointer = WalCheckpointer(config.db_path)
+        self.checkpointer = WalCheckpointer(
+            config.db_path,
+            interval_s=config.wal_checkpoint_interval,
+            restart_threshold_bytes=config.wal_restart_threshold_bytes,
+        )
         limits = EventLimits(max_text_bytes=config.max_text_bytes, prices=prices)
         self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__, limits=limits)
         grace_s = max(1, int(config.shutdown_timeout * HTTP_GRACE_SHARE))
@@ -124,10 +128,33 @@ class Daemon:
         """The background parts this configuration turns on, in start order."""
         components: list[Component] = []
         # -- issue 5: system metrics collector and storage upkeep --
+        from openclaw_trace.collectors.system import SystemCollector
+        from openclaw_trace.storage.upkeep import StorageUpkeep
+
+        config = self.config
+        components.append(SystemCollector(self.queue, self.stats, config.metrics_interval, config.db_path))
+        components.append(
+            StorageUpkeep(
+                self.writer,
+                self.stats,
+                config.db_path,
+                interval_s=config.cleanup_interval,
+                retention_days=config.retention_days,
+                db_threshold_bytes=config.cleanup_db_threshold_bytes,
+                disk_threshold_percent=config.cleanup_disk_threshold,
+                checkpointer=self.checkpointer,
+            )
+        )
         # -- end issue 5 --
         # -- issue 7: gateway log tailer (only when OCT_LOG_PATH is set) --
         # -- end issue 7 --
         # -- issue 6: remote push (only when OCT_PUSH_ENDPOINT is set; last, stops after the drain) --
+        if self.config.push_endpoint:
+            from openclaw_trace.push.scheduler import PushScheduler
+
+            components.append(PushScheduler.from_config(self.config, self.writer, self.stats, self.ctx))
+        else:
+            log.warning("push is off: OCT_PUSH_ENDPOINT is not set, stored rows stay on this host")
         # -- end issue 6 --
         return components
 

@@ -59,7 +59,10 @@ def test_close_refuses_offers_as_shutdown_and_hands_out_the_rest() -> None:
     batch = queue.take_batch()  # closed: no window wait
     assert len(batch) == 3
     queue.done(3)
+    assert not queue.exhausted()  # closed, but the consumer still serves control tasks
+    queue.release()
     assert queue.take_batch() == []
+    assert queue.exhausted()
 
 
 def test_flush_cuts_the_window_short_and_waits_for_done() -> None:
@@ -112,6 +115,7 @@ def test_many_producers_balance_the_books() -> None:
     for p in producers:
         p.join()
     queue.close()
+    queue.release()
     consumer.join(10)
     stop.set()
     snap = stats.snapshot()

@@ -97,3 +97,14 @@ def test_a_refused_row_in_a_bundle_still_moves_the_position(pipeline: Pipeline) 
     assert [r["model"] for r in rows(pipeline.db_path, "SELECT model FROM llm_traces ORDER BY id")] == ["ok1", "ok2"]
     assert rows(pipeline.db_path, "SELECT position FROM test_position") == [{"position": 300}]
     assert pipeline.stats.snapshot().dropped == {"write_error": {"trace": 1}}
+
+
+def test_calls_are_served_after_close_until_stop(pipeline: Pipeline) -> None:
+    pipeline.queue.offer_many(traces(["a"]))
+    pipeline.queue.close()  # intake stopped, as in the daemon's stop before the final push
+    assert pipeline.writer.flush(5)
+    assert pipeline.writer.call(lambda conn: conn.execute("SELECT count(*) FROM llm_traces").fetchone()[0], 5) == 1
+    assert pipeline.writer.alive
+    assert pipeline.writer.stop(5)
+    with pytest.raises(WriterStopped):
+        pipeline.writer.call(lambda conn: None, 1)

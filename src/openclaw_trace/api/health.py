@@ -68,6 +68,9 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
         section = component.health()
         if section is not None:
             report[component.name] = section
+            # A part that says it is degraded (e.g. push with its circuit open) degrades the whole.
+            if section.get("degraded") and report["status"] == "ok":
+                report["status"] = "degraded"
     return report
 
 

@@ -76,6 +76,9 @@ class IngestQueue:
         # never counted against the capacity.
         self._control: deque[ControlTask] = deque()
         self._finished = False
+        # Closing stops intake; the writer still serves control tasks (the
+        # pusher's final push marks rows) until it is released by its stop().
+        self._released = False
 
     @property
     def capacity(self) -> int:
@@ -160,13 +163,22 @@ class IngestQueue:
             self._control.clear()
             return tasks
 
-    def exhausted(self) -> bool:
-        """Closed, with no event and no control task left."""
+    def release(self) -> None:
+        """Let the consumer finish once the queue is closed and empty. Idempotent."""
         with self._lock:
-            return self._closed and not self._items and not self._control
+            self._released = True
+            self._ready.notify_all()
+
+    def exhausted(self) -> bool:
+        """Closed and released, with no event and no control task left."""
+        with self._lock:
+            return self._closed and self._released and not self._items and not self._control
 
     def take_batch(self) -> list[Envelope]:
-        """Block until a batch is due; return it, or [] when closed and empty or a control task waits.
+        """Block until a batch is due; return it, or [] when a control task waits or the queue is done.
+
+        Once closed but not yet released, an empty queue waits for control
+        tasks instead of returning, so the writer serves them until its stop.
 
         A batch is due when ``batch_max_events`` are waiting, when the first
         waiting event is ``batch_window_s`` old to the writer, when a
@@ -174,7 +186,7 @@ class IngestQueue:
         their slots until ``done``.
         """
         with self._lock:
-            while not self._items and not self._closed and not self._control:
+            while not self._items and not self._control and not (self._closed and self._released):
                 self._ready.wait()
             if not self._items or self._control:
                 return []

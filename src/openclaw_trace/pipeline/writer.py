@@ -107,6 +107,7 @@ class BatchWriter:
         """Drain and stop; True when the thread ended within ``timeout_s``."""
         self._queue.close()
         self._stopping.set()
+        self._queue.release()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
         return not self._thread.is_alive()

@@ -1,0 +1,1 @@
+"""Producers that sample the host and the gateway and offer events to the ingest queue."""

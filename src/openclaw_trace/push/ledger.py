@@ -1,0 +1,66 @@
+"""The loss ledger: what the daemon received, stored and dropped since the last acknowledged push.
+
+Each push carries the ledger beside its rows so the receiver can tell a
+quiet host from a host that lost events. The window starts where the last
+acknowledged ledger ended: a ledger the receiver never acknowledged is
+carried again (grown) by the next push, so every count reaches the
+receiver once per acknowledged request, never zero times while pushes
+succeed. Pure: snapshots in, numbers out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from openclaw_trace.stats import StatsSnapshot
+
+
+@dataclasses.dataclass(frozen=True)
+class Ledger:
+    since_ms: int  # end of the last acknowledged window (or the start of counting)
+    until_ms: int
+    received: dict[str, int]  # by event kind
+    stored: dict[str, int]  # by event kind
+    dropped: dict[str, dict[str, int]]  # reason -> kind -> count
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "since_ms": self.since_ms,
+            "until_ms": self.until_ms,
+            "received": self.received,
+            "stored": self.stored,
+            "dropped": self.dropped,
+            "received_total": sum(self.received.values()),
+            "stored_total": sum(self.stored.values()),
+            "dropped_total": sum(sum(by_kind.values()) for by_kind in self.dropped.values()),
+        }
+
+    def flat(self) -> dict[str, int]:
+        """Dotted names → counts (for OTLP attributes): ``received.trace``, ``dropped.queue_full.trace`` …"""
+        out = {f"received.{k}": v for k, v in self.received.items()}
+        out.update({f"stored.{k}": v for k, v in self.stored.items()})
+        for reason, by_kind in self.dropped.items():
+            out.update({f"dropped.{reason}.{k}": v for k, v in by_kind.items()})
+        return out
+
+
+def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in sorted(after.items()) if v - before.get(k, 0)}
+
+
+def ledger_between(before: StatsSnapshot | None, after: StatsSnapshot, since_ms: int, until_ms: int) -> Ledger:
+    """The counts in ``after`` minus those in ``before`` (None: since counting began); zeros left out."""
+    dropped: dict[str, dict[str, int]] = {}
+    for reason, by_kind in sorted(after.dropped.items()):
+        earlier = before.dropped.get(reason, {}) if before else {}
+        delta = _delta(by_kind, earlier)
+        if delta:
+            dropped[reason] = delta
+    return Ledger(
+        since_ms=since_ms,
+        until_ms=until_ms,
+        received=_delta(after.received, before.received if before else {}),
+        stored=_delta(after.written, before.written if before else {}),
+        dropped=dropped,
+    )

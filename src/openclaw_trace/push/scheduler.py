@@ -1,0 +1,524 @@
+"""``PushScheduler``: every ``interval_s``, push unsynced rows upstream and mark what was acknowledged.
+
+One thread, ``oct-push``. A cycle reads unsynced rows of every data table
+(read-only connection, id order, only rows present when it starts), splits
+them into requests no larger than ``max_payload_bytes``, sends each with
+retries, and marks exactly the rows of each 2xx-acknowledged request
+``synced = 1, pushed_at = now`` through ``writer.call`` (the single writer).
+
+What happens on failure, per request:
+- retryable (5xx, 408, 429, connection refused/reset/timeout): full-jitter
+  exponential backoff, at least ``Retry-After``, at most ``max_attempts``
+  tries (2 in a final or manual push) and never past the cycle's deadline; then the cycle ends and its
+  rows stay unsynced for the next cycle. A ``Retry-After`` longer than the
+  cycle left also delays the next cycle.
+- ``413`` for a request of several rows: cut in two, each half sent on its
+  own (the receiver's limit is below ours).
+- other 4xx (permanent): the rows stay unsynced — never marked pushed — and
+  are skipped for ``defer_cycles`` cycles (in memory: a restart retries them
+  at once), then offered again. Logged and counted (``push.rows_rejected``).
+- ``breaker_threshold`` failed cycles in a row open the circuit: cycles are
+  skipped (and recorded as ``circuit_open``) for ``breaker_cooldown_s``, then
+  one cycle is let through (half-open). The state shows in ``/health``.
+
+Every cycle is one ``push_log`` row; ``ctx.last_push_time_ms`` and
+``ctx.last_push_status`` are set after each one.
+
+Stop: ``stop(timeout_s)`` (the daemon calls it after the drain) sets the
+stop Event, which cuts any backoff wait short and ends the running cycle at
+its next request; the thread then runs one final cycle bounded by the
+deadline and exits. A request still on the wire at half the deadline is
+cut (its rows stay unsynced) so the final cycle gets the other half. ``stop`` is idempotent. ``run_cycle`` may also be
+called directly, without ``start`` (``openclaw-trace push --once``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from openclaw_trace.config import Config
+from openclaw_trace.pipeline.writer import BatchWriter
+from openclaw_trace.push.batches import Encoder, Request, Sized, halves, iter_unsynced, split
+from openclaw_trace.push.client import Outcome, PushClient, SendResult, parse_headers, retry_wait_s
+from openclaw_trace.push.ledger import Ledger, ledger_between
+from openclaw_trace.push.native import NativeEncoder
+from openclaw_trace.push.otlp import OtlpEncoder
+from openclaw_trace.stats import Stats, StatsSnapshot
+from openclaw_trace.storage import schema
+from openclaw_trace.storage.connection import open_read_connection
+
+if TYPE_CHECKING:  # only the two fields it sets; push does not depend on the HTTP layer
+    from openclaw_trace.api.context import AppContext
+
+log = logging.getLogger("openclaw_trace.push")
+
+MIN_ITEM_BUDGET_BYTES = 256
+MAX_ERROR_CHARS = 500
+
+
+def endpoint_label(endpoint: str) -> str:
+    """The endpoint without credentials or query string: safe to log and to store."""
+    parts = urllib.parse.urlsplit(endpoint)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def make_encoder(push_format: str, host: str, agent_id: str | None = None) -> Encoder:
+    return OtlpEncoder(host, agent_id) if push_format == "otlp" else NativeEncoder(host, agent_id)
+
+
+@dataclasses.dataclass
+class CycleReport:
+    """What one cycle did; one ``push_log`` row."""
+
+    started_at_ms: int
+    status: str = "ok"  # ok | partial | rejected | failed | circuit_open | waiting | error
+    events: int = 0  # rows acknowledged and marked
+    batches: int = 0  # requests acknowledged
+    bytes: int = 0  # bytes put on the wire, acknowledged or not
+    http_status: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+    rejected: int = 0  # rows refused for good this cycle
+    failed: bool = False  # a retryable failure ended the cycle
+    interrupted: bool = False
+    ledger_sent: bool = False
+
+    def note_error(self, error: str | None) -> None:
+        if error and self.error is None:
+            self.error = error[:MAX_ERROR_CHARS]
+
+
+class PushScheduler:
+    """The push component (``lifecycle.Component``): thread ``oct-push``, stops after the drain."""
+
+    name = "push"
+    stop_after_drain = True
+
+    def __init__(
+        self,
+        db_path: str,
+        writer: BatchWriter,
+        client: PushClient,
+        encoder: Encoder,
+        *,
+        stats: Stats | None = None,
+        ctx: AppContext | None = None,
+        endpoint: str = "",
+        interval_s: float = 300.0,
+        max_payload_bytes: int = 5_000_000,
+        max_attempts: int = 5,
+        backoff_base_s: float = 1.0,
+        backoff_cap_s: float = 30.0,
+        cycle_budget_s: float | None = None,
+        breaker_threshold: int = 5,
+        breaker_cooldown_s: float | None = None,
+        defer_cycles: int = 12,
+        rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db_path = db_path
+        self._writer = writer
+        self._client = client
+        self._encoder = encoder
+        self._stats = stats
+        self._ctx = ctx
+        self._endpoint = endpoint_label(endpoint) if endpoint else ""
+        self._interval_s = interval_s
+        self._max_payload_bytes = max_payload_bytes
+        self._max_attempts = max(1, max_attempts)
+        self._backoff_base_s = backoff_base_s
+        self._backoff_cap_s = backoff_cap_s
+        # A cycle must end before the next is due; 10 s at least, so a short interval still allows retries.
+        self._cycle_budget_s = cycle_budget_s if cycle_budget_s is not None else max(10.0, min(interval_s, 600.0))
+        self._breaker_threshold = max(1, breaker_threshold)
+        self._breaker_cooldown_s = breaker_cooldown_s if breaker_cooldown_s is not None else max(60.0, 4 * interval_s)
+        self._defer_cycles = defer_cycles
+        self._rand = rand
+        self._clock = clock
+        self._stop = threading.Event()
+        self._never = threading.Event()  # the final cycle's waits: bounded by its deadline only
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._final_deadline: float | None = None
+        self._final_started = threading.Event()
+        # State of the push thread (or of the run_cycle caller); health() only reads it.
+        self._cycle_no = 0
+        self._deferred: dict[tuple[str, int], int] = {}  # (table, id) → first cycle it may go again
+        self._not_before = 0.0  # a Retry-After that outlived its cycle
+        self._failed_cycles = 0
+        self._open_until: float | None = None
+        self._last: CycleReport | None = None
+        self._totals = {"cycles": 0, "rows_pushed": 0, "rows_rejected": 0, "bytes_sent": 0}
+        self._ledger_base: StatsSnapshot | None = None
+        self._ledger_since_ms = _now_ms()
+
+    @classmethod
+    def from_config(
+        cls, config: Config, writer: BatchWriter, stats: Stats | None, ctx: AppContext | None = None, **overrides: Any
+    ) -> PushScheduler:
+        """The scheduler the settings describe (``push_endpoint`` must be set)."""
+        client = PushClient(config.push_endpoint, token=config.push_token, headers=parse_headers(config.push_headers))
+        encoder = make_encoder(config.push_format, socket.gethostname(), overrides.pop("agent_id", None))
+        return cls(
+            config.db_path,
+            writer,
+            client,
+            encoder,
+            stats=stats,
+            ctx=ctx,
+            endpoint=config.push_endpoint,
+            interval_s=config.push_interval,
+            max_payload_bytes=config.push_max_payload_bytes,
+            **overrides,
+        )
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="oct-push", daemon=True)
+            self._thread.start()
+        log.info("push on", extra={"fields": {"endpoint": self._endpoint, "format": self._encoder.name}})
+
+    def stop(self, timeout_s: float) -> bool:
+        """Stop waiting, run the final push within ``timeout_s``, end the thread. Idempotent."""
+        with self._lock:
+            thread = self._thread
+            if self._final_deadline is None:
+                self._final_deadline = self._clock() + max(0.0, timeout_s - 0.2)
+            self._stop.set()
+        if thread is None:
+            return True
+        end = self._clock() + timeout_s
+        # Half the time for a regular cycle's request on the wire to finish; then it is cut
+        # (its rows stay unsynced) so that the final push gets the other half.
+        thread.join(max(0.0, timeout_s / 2 - 0.2))
+        if thread.is_alive() and not self._final_started.is_set():
+            self._client.abort(for_good=False)
+        thread.join(max(0.0, end - self._clock() - 0.3))
+        if thread.is_alive():
+            # Out of time: cut whatever is on the wire now and refuse further sends.
+            self._client.abort()
+            thread.join(0.3)
+        return not thread.is_alive()
+
+    def health(self) -> dict[str, Any]:
+        last = self._last
+        return {
+            "endpoint": self._endpoint,
+            "format": self._encoder.name,
+            "alive": self._thread is not None and self._thread.is_alive(),
+            "circuit": self._circuit_state(),
+            "degraded": self._circuit_state() != "closed",
+            "consecutive_failed_cycles": self._failed_cycles,
+            "gzip": self._client.gzip_enabled,
+            "rows_deferred": len(self._deferred),
+            "last_status": last.status if last else None,
+            "last_error": last.error if last else None,
+            **self._totals,
+        }
+
+    def _circuit_state(self) -> str:
+        if self._open_until is None:
+            return "closed"
+        return "open" if self._clock() < self._open_until else "half_open"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self._guarded_cycle(self._cycle_budget_s, final=False)
+        deadline = self._final_deadline if self._final_deadline is not None else self._clock()
+        budget = deadline - self._clock()
+        self._final_started.set()
+        if budget > 0.05:
+            log.info("final push", extra={"fields": {"budget_s": round(budget, 3)}})
+            self._guarded_cycle(budget, final=True)
+
+    def _guarded_cycle(self, budget_s: float, final: bool) -> None:
+        try:
+            self.run_cycle(budget_s, final=final)
+        except Exception:
+            # The loop's one edge: a bug in a cycle must not end pushing for good.
+            log.exception("push cycle failed")
+            if self._stats is not None:
+                self._stats.count("push.cycle_errors")
+            if self._ctx is not None:
+                self._ctx.last_push_time_ms = _now_ms()
+                self._ctx.last_push_status = "error"
+
+    # -- one cycle -------------------------------------------------------------
+
+    def run_cycle(self, budget_s: float, final: bool = False) -> CycleReport:
+        """Push what is unsynced now, within ``budget_s``; record and return the report. Blocks.
+
+        ``final``: waits are not cut by the stop Event and the circuit breaker
+        and a pending Retry-After are not consulted (a shutdown or manual
+        push is one bounded attempt).
+        """
+        started = self._clock()
+        deadline = started + budget_s
+        report = CycleReport(started_at_ms=_now_ms())
+        if not final and self._circuit_state() == "open":
+            report.status = "circuit_open"
+        elif not final and started < self._not_before:
+            report.status = "waiting"
+            report.error = "receiver asked to wait (Retry-After)"
+        else:
+            self._cycle_no += 1
+            self._deferred = {key: until for key, until in self._deferred.items() if until > self._cycle_no}
+            self._push_tables(report, deadline, self._never if final else self._stop, final)
+            if not report.failed and not report.interrupted and not report.ledger_sent and self._stats is not None:
+                self._send_ledger(report, deadline, self._never if final else self._stop)
+            report.status = _status_of(report)
+            self._update_breaker(report)
+        report.duration_ms = int((self._clock() - started) * 1000)
+        self._finish(report)
+        return report
+
+    def _push_tables(self, report: CycleReport, deadline: float, waiter: threading.Event, final: bool) -> None:
+        ledger_reserve = self._encoder.overhead_bytes(self._ledger() if self._encoder.carries_ledger else None)
+        budget = max(MIN_ITEM_BUDGET_BYTES, self._max_payload_bytes - ledger_reserve)
+        conn = open_read_connection(self._db_path)
+        try:
+            for table in schema.DATA_TABLES:
+                deferred = {row_id for (t, row_id) in self._deferred if t == table}
+                rows = iter_unsynced(conn, table, skip=deferred.__contains__)
+                items = (self._encoder.item(row, budget) for row in rows)
+                for batch in split(items, budget):
+                    if not final and self._stop.is_set():
+                        report.interrupted = True
+                        report.note_error("stopped; the final push takes over")
+                        return
+                    if not self._deliver(table, batch, report, deadline, waiter):
+                        return
+        finally:
+            conn.close()
+
+    def _deliver(
+        self, table: str, items: Sequence[Sized[Any]], report: CycleReport, deadline: float, waiter: threading.Event
+    ) -> bool:
+        """Send one batch (with retries) and mark it if acknowledged; False ends the cycle."""
+        ledger = self._ledger() if self._encoder.carries_ledger else None
+        request = self._encoder.request(table, items, ledger)
+        result = self._send(request, report, deadline, waiter)
+        if result.outcome is Outcome.ACKED:
+            self._ledger_acked(ledger, report)
+            return self._mark(table, [item.row_id for item in items], report)
+        if result.outcome is Outcome.PERMANENT:
+            if result.status == 413 and len(items) > 1:
+                first, second = halves(items)
+                return self._deliver(table, first, report, deadline, waiter) and self._deliver(
+                    table, second, report, deadline, waiter
+                )
+            for item in items:
+                self._deferred[(table, item.row_id)] = self._cycle_no + self._defer_cycles
+            report.rejected += len(items)
+            report.note_error(result.error)
+            self._count("push.rows_rejected", len(items))
+            self._totals["rows_rejected"] += len(items)
+            log.warning(
+                "receiver refused a batch; its rows stay unsynced and are skipped for %d cycles",
+                self._defer_cycles,
+                extra={"fields": {"table": table, "rows": len(items), "status": result.status, "error": result.error}},
+            )
+            return True
+        report.failed = True
+        report.note_error(result.error)
+        return False
+
+    def _send(self, request: Request, report: CycleReport, deadline: float, waiter: threading.Event) -> SendResult:
+        attempt = 0
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return SendResult(Outcome.RETRYABLE, None, error="cycle deadline passed")
+            result = self._client.send(request.path, request.body, request.content_type, timeout_s=remaining)
+            report.bytes += result.sent_bytes
+            self._totals["bytes_sent"] += result.sent_bytes
+            report.http_status = result.status if result.status is not None else report.http_status
+            if result.outcome is not Outcome.RETRYABLE:
+                return result
+            attempt += 1
+            self._count("push.send_failures")
+            if attempt >= (self._max_attempts if waiter is self._stop else min(2, self._max_attempts)):
+                return result
+            wait_s = retry_wait_s(result, attempt - 1, self._backoff_base_s, self._backoff_cap_s, self._rand)
+            if self._clock() + wait_s > deadline:
+                if result.retry_after_s is not None:
+                    self._not_before = self._clock() + result.retry_after_s
+                return result
+            if waiter.wait(wait_s):
+                return result  # stopping: the final push takes over
+
+    def _mark(self, table: str, row_ids: list[int], report: CycleReport) -> bool:
+        pushed_at = _now_ms()
+        id_list = "[" + ",".join(map(str, row_ids)) + "]"
+
+        def mark(conn: Any) -> int:
+            cursor = conn.execute(
+                f"UPDATE {table} SET synced = 1, pushed_at = ?"
+                " WHERE synced = 0 AND id IN (SELECT value FROM json_each(?))",
+                (pushed_at, id_list),
+            )
+            return int(cursor.rowcount)
+
+        try:
+            marked = self._writer.call(mark)
+        except Exception as exc:
+            # Acknowledged but not marked: they go again next time (the receiver de-duplicates by trace_id).
+            log.warning("could not mark pushed rows: %s", exc, extra={"fields": {"table": table, "rows": len(row_ids)}})
+            self._count("push.mark_failures")
+            report.failed = True
+            report.note_error(f"marking pushed rows failed: {type(exc).__name__}")
+            return False
+        report.events += len(row_ids)
+        report.batches += 1
+        self._totals["rows_pushed"] += marked
+        if self._stats is not None:
+            self._stats.add_unsynced(-marked)
+        self._count("push.rows_pushed", marked)
+        return True
+
+    # -- the loss ledger -----------------------------------------------------
+
+    def _ledger(self) -> Ledger | None:
+        if self._stats is None:
+            return None
+        return ledger_between(self._ledger_base, self._stats.snapshot(), self._ledger_since_ms, _now_ms())
+
+    def _ledger_acked(self, ledger: Ledger | None, report: CycleReport) -> None:
+        if ledger is None or self._stats is None:
+            return
+        # The next window starts where this one ended: rebuild the base from the ledger's own counts.
+        self._ledger_base = _advance(self._ledger_base, ledger)
+        self._ledger_since_ms = ledger.until_ms
+        report.ledger_sent = True
+
+    def _send_ledger(self, report: CycleReport, deadline: float, waiter: threading.Event) -> None:
+        ledger = self._ledger()
+        if ledger is None:
+            return
+        request = self._encoder.ledger_request(ledger)
+        if request is None:
+            return
+        result = self._send(request, report, deadline, waiter)
+        if result.outcome is Outcome.ACKED:
+            self._ledger_acked(ledger, report)
+            report.batches += 1
+        elif result.outcome is Outcome.RETRYABLE:
+            report.failed = True
+            report.note_error(result.error)
+        else:
+            report.note_error(result.error)
+
+    # -- bookkeeping -----------------------------------------------------------
+
+    def _update_breaker(self, report: CycleReport) -> None:
+        if report.status == "failed":
+            self._failed_cycles += 1
+            if self._failed_cycles >= self._breaker_threshold:
+                if self._circuit_state() != "open":
+                    log.warning(
+                        "push circuit open after %d failed cycles; next try in %.0fs",
+                        self._failed_cycles,
+                        self._breaker_cooldown_s,
+                    )
+                self._open_until = self._clock() + self._breaker_cooldown_s
+        elif report.status != "interrupted":
+            if self._open_until is not None:
+                log.info("push circuit closed")
+            self._failed_cycles = 0
+            self._open_until = None
+
+    def _finish(self, report: CycleReport) -> None:
+        self._last = report
+        self._totals["cycles"] += 1
+        if self._ctx is not None:
+            self._ctx.last_push_time_ms = report.started_at_ms
+            self._ctx.last_push_status = report.status
+        fields = dataclasses.asdict(report)
+        level = logging.INFO if report.status in ("ok", "circuit_open", "waiting") else logging.WARNING
+        if report.status == "ok" and report.events == 0:
+            level = logging.DEBUG
+        log.log(level, "push cycle %s", report.status, extra={"fields": fields})
+        row = (
+            report.started_at_ms,
+            report.duration_ms,
+            report.status,
+            self._endpoint,
+            self._encoder.name,
+            report.events,
+            report.batches,
+            report.bytes,
+            report.http_status,
+            report.error,
+        )
+        try:
+            self._writer.call(
+                lambda conn: conn.execute(
+                    "INSERT INTO push_log (started_at, duration_ms, status, endpoint, format, events, batches,"
+                    " bytes, http_status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+            )
+        except Exception as exc:
+            log.warning("could not record the push cycle: %s", exc)
+            self._count("push.log_failures")
+
+    def _count(self, name: str, amount: int = 1) -> None:
+        if self._stats is not None:
+            self._stats.count(name, amount)
+
+
+def _status_of(report: CycleReport) -> str:
+    if report.interrupted and not report.failed:
+        return "interrupted"
+    if report.failed:
+        return "partial" if report.events else "failed"
+    if report.rejected:
+        return "partial" if report.events else "rejected"
+    return "ok"
+
+
+def _advance(base: StatsSnapshot | None, ledger: Ledger) -> StatsSnapshot:
+    """``base`` plus the ledger's counts: the snapshot the acknowledged window ended at."""
+    received = dict(base.received) if base else {}
+    written = dict(base.written) if base else {}
+    dropped = {reason: dict(by_kind) for reason, by_kind in base.dropped.items()} if base else {}
+    for kind, n in ledger.received.items():
+        received[kind] = received.get(kind, 0) + n
+    for kind, n in ledger.stored.items():
+        written[kind] = written.get(kind, 0) + n
+    for reason, by_kind in ledger.dropped.items():
+        into = dropped.setdefault(reason, {})
+        for kind, n in by_kind.items():
+            into[kind] = into.get(kind, 0) + n
+    return StatsSnapshot(
+        received=received,
+        written=written,
+        dropped=dropped,
+        last_queue_full_ms=None,
+        writer_failures=0,
+        writer_last_error=None,
+        writer_alive=True,
+        writer_db_error=False,
+        unsynced=0,
+        counters={},
+    )
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
