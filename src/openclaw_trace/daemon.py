@@ -147,6 +147,11 @@ class Daemon:
         )
         # -- end issue 5 --
         # -- issue 7: gateway log tailer (only when OCT_LOG_PATH is set) --
+        if self.config.log_path:
+            # Imported here so that with the setting empty nothing of the tailer is even loaded.
+            from openclaw_trace.collectors.logs.tailer import LogTailer
+
+            components.append(LogTailer(self.config.log_path, self.queue, self.config.db_path, self.ctx.limits))
         # -- end issue 7 --
         # -- issue 6: remote push (only when OCT_PUSH_ENDPOINT is set; last, stops after the drain) --
         if self.config.push_endpoint:
