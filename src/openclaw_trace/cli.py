@@ -1,4 +1,4 @@
-"""The ``openclaw-trace`` command: ``serve`` and ``status``.
+"""The ``openclaw-trace`` command: ``serve``, ``status``, ``metrics`` and ``push``.
 
 Exit codes: 0 fine, 1 a failure at run time (port taken, database
 unusable, daemon unreachable), 2 bad usage or a bad setting.
@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from openclaw_trace import __version__
+from openclaw_trace import __version__, cli_metrics, cli_push
 from openclaw_trace.config import SETTINGS, Config, ConfigError, default_db_path, load_config
 
 
@@ -55,16 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show /health of a running daemon")
     status.add_argument("--url", help="daemon address (default: from OCT_HOST and OCT_PORT)")
     status.add_argument("--json", action="store_true", help="print the raw JSON")
-    # -- issue 5: `metrics` command --
-    from openclaw_trace import cli_metrics
-
     cli_metrics.add_parser(commands)
-    # -- end issue 5 --
-    # -- issue 6: `push` command --
-    from openclaw_trace import cli_push
-
     cli_push.add_parser(commands)
-    # -- end issue 6 --
     return parser
 
 
@@ -76,18 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(overrides)
     if args.command == "status":
         return _status(args.url, args.json)
-    # -- issue 5: dispatch `metrics` --
     if args.command == "metrics":
-        from openclaw_trace import cli_metrics as metrics_command
-
-        return metrics_command.run(args)
-    # -- end issue 5 --
-    # -- issue 6: dispatch `push` --
+        return cli_metrics.run(args)
     if args.command == "push":
-        from openclaw_trace import cli_push
-
         return cli_push.run(args)
-    # -- end issue 6 --
     parser.print_help()
     return 2
 

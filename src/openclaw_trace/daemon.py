@@ -27,16 +27,19 @@ from openclaw_trace import __version__
 from openclaw_trace.api.app import App
 from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
+from openclaw_trace.collectors.system import SystemCollector
 from openclaw_trace.config import Config, ConfigError
 from openclaw_trace.lifecycle import Component
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter
 from openclaw_trace.pricing import load_prices
+from openclaw_trace.push.scheduler import PushScheduler
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema, writes
 from openclaw_trace.storage.checkpointer import WalCheckpointer
 from openclaw_trace.storage.connection import open_write_connection
+from openclaw_trace.storage.upkeep import StorageUpkeep
 
 log = logging.getLogger("openclaw_trace.daemon")
 
@@ -127,10 +130,6 @@ class Daemon:
     def _build_components(self) -> list[Component]:
         """The background parts this configuration turns on, in start order."""
         components: list[Component] = []
-        # -- issue 5: system metrics collector and storage upkeep --
-        from openclaw_trace.collectors.system import SystemCollector
-        from openclaw_trace.storage.upkeep import StorageUpkeep
-
         config = self.config
         components.append(SystemCollector(self.queue, self.stats, config.metrics_interval, config.db_path))
         components.append(
@@ -145,22 +144,16 @@ class Daemon:
                 checkpointer=self.checkpointer,
             )
         )
-        # -- end issue 5 --
-        # -- issue 7: gateway log tailer (only when OCT_LOG_PATH is set) --
         if self.config.log_path:
             # Imported here so that with the setting empty nothing of the tailer is even loaded.
             from openclaw_trace.collectors.logs.tailer import LogTailer
 
             components.append(LogTailer(self.config.log_path, self.queue, self.config.db_path, self.ctx.limits))
-        # -- end issue 7 --
-        # -- issue 6: remote push (only when OCT_PUSH_ENDPOINT is set; last, stops after the drain) --
+        # Last, so that it stops last: its final push runs after the drain.
         if self.config.push_endpoint:
-            from openclaw_trace.push.scheduler import PushScheduler
-
             components.append(PushScheduler.from_config(self.config, self.writer, self.stats, self.ctx))
         else:
             log.warning("push is off: OCT_PUSH_ENDPOINT is not set, stored rows stay on this host")
-        # -- end issue 6 --
         return components
 
     @property
