@@ -25,14 +25,20 @@ def module_imports(relative: str) -> set[str]:
 
 
 def test_foundations_import_nothing_of_ours_but_each_other() -> None:
-    for name in ("stats.py", "config_types.py", "pricing.py"):
+    for name in ("stats.py", "config_types.py", "pricing.py", "lifecycle.py"):
         assert module_imports(name) == set(), name
     assert module_imports("model.py") <= {"openclaw_trace.pricing"}
     assert module_imports("config.py") <= {"openclaw_trace.config_types"}
 
 
 def test_storage_imports_only_foundations() -> None:
-    allowed = {"openclaw_trace.model", "openclaw_trace.config", "openclaw_trace.stats", "openclaw_trace.pricing"}
+    allowed = {
+        "openclaw_trace.model",
+        "openclaw_trace.config",
+        "openclaw_trace.stats",
+        "openclaw_trace.pricing",
+        "openclaw_trace.lifecycle",
+    }
     assert {m for m in module_imports("storage") if not m.startswith("openclaw_trace.storage")} <= allowed
 
 

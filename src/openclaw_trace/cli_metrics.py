@@ -20,24 +20,11 @@ from typing import Any
 
 from openclaw_trace.config import ConfigError, load_config
 from openclaw_trace.config_types import parse_duration_s
+from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import open_read_connection
 
 DEFAULT_LIMIT = 20
-COLUMNS = (
-    "created_at",
-    "source",
-    "cpu_percent",
-    "mem_used_bytes",
-    "mem_available_bytes",
-    "mem_total_bytes",
-    "disk_total_bytes",
-    "disk_used_bytes",
-    "disk_free_bytes",
-    "disk_percent",
-    "io_read_bytes",
-    "io_write_bytes",
-    "metadata",
-)
+COLUMNS = ("created_at", *writes.COLUMNS["system_metric"])
 
 
 def add_parser(commands: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Protocol
 
 
@@ -24,3 +25,32 @@ class Component(Protocol):
     def stop(self, timeout_s: float) -> bool: ...
 
     def health(self) -> dict[str, Any] | None: ...
+
+
+class ThreadedPart:
+    """Runs ``_run`` on one named daemon thread; ``_stop`` tells it to finish.
+
+    ``start`` is idempotent (a second call does nothing); ``stop(timeout_s)``
+    sets ``_stop``, joins up to ``timeout_s`` and says whether the thread
+    ended, also when it was never started. ``_run`` should wait on
+    ``self._stop`` rather than sleep, so a stop takes effect at once.
+    """
+
+    def __init__(self, thread_name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self._started = False
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def stop(self, timeout_s: float) -> bool:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        raise NotImplementedError

@@ -41,6 +41,7 @@ import psutil  # type: ignore[import-untyped]
 
 from openclaw_trace.collectors.cgroup import CgroupLayout, CgroupReading, detect_layout, read_cgroup
 from openclaw_trace.collectors.gateway_process import DEFAULT_NAME_PATTERNS, GatewayProcessProbe
+from openclaw_trace.lifecycle import ThreadedPart
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.stats import Stats
@@ -247,7 +248,7 @@ def _read_text(path: str) -> str:
         return ""
 
 
-class SystemCollector:
+class SystemCollector(ThreadedPart):
     """Samples every ``interval_s`` on ``oct-metrics`` and offers the rows to the queue.
 
     ``start`` once; ``stop(timeout_s)`` is idempotent, cuts the wait short
@@ -272,6 +273,7 @@ class SystemCollector:
         sampler: SystemSampler | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__("oct-metrics")
         self._queue = queue
         self._stats = stats
         self._interval_s = interval_s
@@ -284,23 +286,12 @@ class SystemCollector:
         )
         self._gateway = gateway
         self._sampler = sampler or SystemSampler(db_path, cgroup_root=cgroup_root, gateway=gateway)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="oct-metrics", daemon=True)
         self._lock = threading.Lock()
         self._samples = 0
         self._dropped = 0
         self._errors = 0
         self._last_sample_ms: int | None = None
         self._last_source: str | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float) -> bool:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-        return not self._thread.is_alive()
 
     def health(self) -> dict[str, Any]:
         layout = self._sampler.layout

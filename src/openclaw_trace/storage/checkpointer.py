@@ -28,9 +28,9 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import threading
 import time
 
+from openclaw_trace.lifecycle import ThreadedPart
 from openclaw_trace.storage.connection import BUSY_TIMEOUT_MS, wal_path
 from openclaw_trace.storage.writes import checkpoint
 
@@ -49,7 +49,7 @@ RESTART_BUSY_TIMEOUT_MS = 10  # the writer waits behind a pending TRUNCATE: keep
 RESTART_RETRY_S = 5.0
 
 
-class WalCheckpointer:
+class WalCheckpointer(ThreadedPart):
     """Runs PASSIVE checkpoints on ``oct-checkpoint`` when the WAL grows, TRUNCATE when it is too large.
 
     ``start`` once; ``stop(timeout_s)`` is idempotent and closes the
@@ -68,6 +68,7 @@ class WalCheckpointer:
         restart_threshold_bytes: int = RESTART_THRESHOLD_BYTES,
         restart_retry_s: float = RESTART_RETRY_S,
     ) -> None:
+        super().__init__("oct-checkpoint")
         self._db_path = db_path
         self._wal_path = wal_path(db_path)
         self._threshold = threshold_bytes
@@ -75,22 +76,11 @@ class WalCheckpointer:
         self._interval_s = interval_s
         self._restart_threshold = restart_threshold_bytes
         self._restart_retry_s = restart_retry_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="oct-checkpoint", daemon=True)
         self.checkpoints = 0  # PASSIVE ones
         self.truncates = 0  # TRUNCATE ones that completed
         self.truncates_busy = 0  # TRUNCATE ones that readers or the writer kept from completing
         self.failures = 0
         self.last_truncate_wal_bytes: int | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float) -> bool:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-        return not self._thread.is_alive()
 
     def health(self) -> dict[str, int | float | None]:
         return {

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from openclaw_trace.lifecycle import ThreadedPart
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage.connection import file_size
 from openclaw_trace.storage.schema import DATA_TABLES
@@ -149,7 +150,7 @@ class CycleReport:
     duration_ms: int = 0
 
 
-class StorageUpkeep:
+class StorageUpkeep(ThreadedPart):
     """Runs the upkeep cycle on ``oct-upkeep``; ``run_once`` runs one on the caller's thread.
 
     ``start`` once; ``stop(timeout_s)`` is idempotent and ends the loop
@@ -177,6 +178,7 @@ class StorageUpkeep:
         chunk_rows: int = DELETE_CHUNK_ROWS,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
+        super().__init__("oct-upkeep")
         self._writer = writer
         self._stats = stats
         self._db_path = db_path
@@ -190,24 +192,13 @@ class StorageUpkeep:
         self._first_delay_s = first_run_delay_s
         self._chunk = chunk_rows
         self._clock_ms = clock_ms
-        self._stop = threading.Event()
         self._cycle_lock = threading.Lock()
         self._lock = threading.Lock()  # guards the figures below
-        self._thread = threading.Thread(target=self._run, name="oct-upkeep", daemon=True)
         self._totals = dict.fromkeys(DELETION_REASONS, 0)
         self._cycles = 0
         self._failures = 0
         self._last_error: str | None = None
         self._last: CycleReport | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float) -> bool:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-        return not self._thread.is_alive()
 
     def health(self) -> dict[str, Any]:
         with self._lock:

@@ -30,6 +30,7 @@ from typing import Any
 from openclaw_trace.collectors.logs.classify import classify
 from openclaw_trace.collectors.logs.parse import parse_line
 from openclaw_trace.collectors.logs.tail import MAX_LINE_BYTES, Batch, FileFollower, Line, Position
+from openclaw_trace.lifecycle import ThreadedPart
 from openclaw_trace.model import Envelope, EventLimits
 from openclaw_trace.pipeline.queue import BUNDLE, IngestQueue
 from openclaw_trace.storage.connection import open_read_connection
@@ -67,7 +68,7 @@ def load_position(db_path: str, source: str = SOURCE) -> Position | None:
     return Position(str(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]))
 
 
-class LogTailer:
+class LogTailer(ThreadedPart):
     """Follows ``spec`` (file, directory, glob or ``auto``); see the module docstring."""
 
     name = "log_tailer"
@@ -87,6 +88,7 @@ class LogTailer:
         source: str = SOURCE,
         clock_ms: Callable[[], int] = _now_ms,
     ) -> None:
+        super().__init__("oct-tail")
         self._spec = spec
         self._queue = queue
         self._db_path = db_path
@@ -97,9 +99,6 @@ class LogTailer:
         self._max_line_bytes = max_line_bytes
         self._source = source
         self._clock_ms = clock_ms
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="oct-tail", daemon=True)
-        self._started = False
         self._lock = threading.Lock()  # guards the counters below, read by health()
         self._queued: Position | None = None  # the position of the last bundle queued
         self._follower: FileFollower | None = None
@@ -117,17 +116,6 @@ class LogTailer:
         self._last_error: str | None = None
 
     # -- lifecycle -----------------------------------------------------------
-
-    def start(self) -> None:
-        if not self._started:
-            self._started = True
-            self._thread.start()
-
-    def stop(self, timeout_s: float) -> bool:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-        return not self._thread.is_alive()
 
     def health(self) -> dict[str, Any]:
         with self._lock:
