@@ -138,6 +138,19 @@ SETTINGS: tuple[Setting, ...] = (
         "15s",
         "How often host metrics (CPU, memory, disk, I/O) are sampled.",
     ),
+    Setting(
+        "GATEWAY_PID_FILE",
+        parse_text,
+        "",
+        "PID file of the OpenClaw gateway, whose CPU, RSS, threads and open files are sampled"
+        " with the host metrics. Empty: find it by OCT_GATEWAY_PROCESS_PATTERN.",
+    ),
+    Setting(
+        "GATEWAY_PROCESS_PATTERN",
+        parse_text,
+        "openclaw gateway",
+        "Words that must all appear in the gateway's command line (case-insensitive) when no PID file is set.",
+    ),
     Setting("RETENTION_DAYS", int_range(1, 3650), "3", "Rows older than this many days are deleted."),
     Setting("CLEANUP_INTERVAL", positive(parse_duration_s), "5m", "How often retention and size cleanup run."),
     Setting(
@@ -212,6 +225,8 @@ class Config:
     ingest_token: str = ""
     prices_file: str = ""
     metrics_interval: float = 15.0
+    gateway_pid_file: str = ""
+    gateway_process_pattern: str = "openclaw gateway"
     retention_days: int = 3
     cleanup_interval: float = 300.0
     cleanup_disk_threshold: float = 80.0

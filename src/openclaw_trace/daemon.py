@@ -131,7 +131,16 @@ class Daemon:
         """The background parts this configuration turns on, in start order."""
         components: list[Component] = []
         config = self.config
-        components.append(SystemCollector(self.queue, self.stats, config.metrics_interval, config.db_path))
+        components.append(
+            SystemCollector(
+                self.queue,
+                self.stats,
+                config.metrics_interval,
+                config.db_path,
+                gateway_pid_file=config.gateway_pid_file or None,
+                gateway_name_patterns=tuple(config.gateway_process_pattern.split()),
+            )
+        )
         components.append(
             StorageUpkeep(
                 self.writer,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import time
 from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -311,3 +313,20 @@ def test_collectors_know_the_queue_not_the_writer() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith(("openclaw_trace.pipeline.writer", "openclaw_trace.storage")), path
+
+
+def test_daemon_samples_the_gateway_named_by_its_pid_file(tmp_path: Path, make_daemon: Any) -> None:
+    pid_file = tmp_path / "gateway.pid"
+    pid_file.write_text(f"{os.getpid()}\n")
+    daemon = make_daemon(metrics_interval=0.1, gateway_pid_file=str(pid_file))
+    deadline = time.monotonic() + 20
+    found: list[dict[str, Any]] = []
+    while not found and time.monotonic() < deadline:
+        assert daemon.writer.flush(5)
+        for row in rows(daemon.config.db_path, "SELECT metadata FROM system_metrics"):
+            gateway = json.loads(row["metadata"] or "{}").get("gateway")
+            if gateway:
+                found.append(gateway)
+        time.sleep(0.05)
+    assert found, "no sample named the gateway"
+    assert found[0]["pid"] == os.getpid()
