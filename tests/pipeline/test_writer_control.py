@@ -108,3 +108,41 @@ def test_calls_are_served_after_close_until_stop(pipeline: Pipeline) -> None:
     assert pipeline.writer.stop(5)
     with pytest.raises(WriterStopped):
         pipeline.writer.call(lambda conn: None, 1)
+
+
+def hold_write_lock(db_path: str) -> sqlite3.Connection:
+    blocker = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    return blocker
+
+
+def test_a_locked_bundle_is_retried_not_dropped(pipeline: Pipeline) -> None:
+    pipeline.conn.execute("PRAGMA busy_timeout=20")  # get SQLITE_BUSY quickly instead of after 10 s
+    blocker = hold_write_lock(pipeline.db_path)
+    pipeline.queue.offer_many(traces(["plain"]))
+    bundle = Envelope(BUNDLE, 1, (tuple(traces(["in-bundle"])), ((UPSERT, ("app.log", 7)),)))
+    assert pipeline.queue.offer_all([bundle])
+    ran_while_busy = pipeline.writer.call(lambda conn: "served", 10, transaction=False)
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert pipeline.writer.flush(10)
+    assert ran_while_busy == "served"  # control tasks are not starved by a retrying batch
+    models = sorted(r["model"] for r in rows(pipeline.db_path, "SELECT model FROM llm_traces"))
+    assert models == ["in-bundle", "plain"]
+    assert rows(pipeline.db_path, "SELECT position FROM test_position") == [{"position": 7}]
+    snap = pipeline.stats.snapshot()
+    assert snap.received == snap.written == {"trace": 2}
+    assert snap.dropped == {}
+
+
+def test_a_call_that_timed_out_never_runs_later(pipeline: Pipeline) -> None:
+    release = threading.Event()
+    ran: list[str] = []
+    first = threading.Thread(target=lambda: pipeline.writer.call(lambda conn: release.wait(10), 20))
+    first.start()  # occupies the writer thread
+    with pytest.raises(TimeoutError):
+        pipeline.writer.call(lambda conn: ran.append("late"), 0.1)
+    release.set()
+    first.join(10)
+    assert pipeline.writer.call(lambda conn: "after", 5) == "after"
+    assert ran == []

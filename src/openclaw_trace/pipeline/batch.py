@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from openclaw_trace.model import Envelope
@@ -73,22 +73,51 @@ def rows_by_kind(envelopes: Sequence[Envelope]) -> dict[str, list[Row]]:
 class BatchWrites:
     """Writes batches on one connection; used only by the writer thread."""
 
-    def __init__(self, conn: sqlite3.Connection, stats: Stats, stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        stats: Stats,
+        stopping: threading.Event,
+        between_retries: Callable[[], None] = lambda: None,
+    ) -> None:
         self._conn = conn
         self._stats = stats
         self._stopping = stopping
+        # Runs while a batch waits to be retried: control tasks (upkeep freeing
+        # space, the pusher marking rows) must not starve behind a busy database.
+        self._between_retries = between_retries
 
     def write(self, batch: list[Envelope]) -> None:
-        """Commit or count every envelope of ``batch``; returns only when each is settled."""
+        """Commit or count every envelope of ``batch``; returns only when each is settled.
+
+        Never raises: a bug in one part counts that part's unsettled events as
+        ``write_error`` and leaves the other parts' accounting intact.
+        """
         plain = [envelope for envelope in batch if envelope.kind != BUNDLE]
         if plain:
             pending = rows_by_kind(plain)
-            self._with_retries(lambda: self._write_plain(pending), lambda: _count(pending), pending)
+            self._guarded(lambda: self._with_retries(lambda: self._write_plain(pending), pending), pending)
         for bundle in batch:
             if bundle.kind == BUNDLE:
                 self._write_bundle(bundle)
 
-    def _with_retries(self, attempt: Any, remaining: Any, pending: dict[str, list[Row]]) -> None:
+    def _write_bundle(self, bundle: Envelope) -> None:
+        pending = rows_by_kind(bundle.values[0])
+        statements: Sequence[Statement] = bundle.values[1]
+        self._guarded(
+            lambda: self._with_retries(lambda: self._bundle_transaction(pending, statements), pending), pending
+        )
+
+    def _guarded(self, action: Callable[[], None], pending: dict[str, list[Row]]) -> None:
+        try:
+            action()
+        except Exception:  # a bug, not an expected failure: count what is unsettled, carry on
+            log.exception("writer failed on %d events", _count(pending))
+            for kind, rows in pending.items():
+                self._stats.record_dropped(kind, "write_error", len(rows))
+            pending.clear()
+
+    def _with_retries(self, attempt: Callable[[], None], pending: dict[str, list[Row]]) -> None:
         tries = 0
         while True:
             try:
@@ -98,7 +127,7 @@ class BatchWrites:
             except DatabaseUnavailable as exc:
                 self._stats.record_write_failure(str(exc), exc.db_error)
                 if self._stopping.is_set() and tries >= len(RETRY_BACKOFF_S):
-                    log.error("giving up on %d events at shutdown: %s", remaining(), exc)
+                    log.error("giving up on %d events at shutdown: %s", _count(pending), exc)
                     for kind, rows in pending.items():
                         self._stats.record_dropped(kind, "write_error", len(rows))
                     pending.clear()
@@ -106,6 +135,7 @@ class BatchWrites:
                 delay = RETRY_BACKOFF_S[min(tries, len(RETRY_BACKOFF_S) - 1)]
                 log.warning("database unavailable, retrying in %.2fs: %s", delay, exc)
                 tries += 1
+                self._between_retries()
                 time.sleep(delay)
 
     def _write_plain(self, pending: dict[str, list[Row]]) -> None:
@@ -139,17 +169,11 @@ class BatchWrites:
                 self._stats.record_written(kind, 1)
             rows.pop(0)
 
-    def _write_bundle(self, bundle: Envelope) -> None:
-        inner: Sequence[Envelope] = bundle.values[0]
-        statements: Sequence[Statement] = bundle.values[1]
-        pending = rows_by_kind(inner)
-        self._with_retries(lambda: self._bundle_transaction(pending, statements), lambda: _count(pending), pending)
-
     def _bundle_transaction(self, pending: dict[str, list[Row]], statements: Sequence[Statement]) -> None:
         written: dict[str, int] = {}
         refused: dict[str, int] = {}
-        self._conn.execute("BEGIN IMMEDIATE")
         try:
+            self._conn.execute("BEGIN IMMEDIATE")
             for kind, rows in pending.items():
                 try:
                     writes.insert_rows(self._conn, kind, rows)
@@ -162,7 +186,8 @@ class BatchWrites:
                 self._conn.execute(sql, params)
             self._conn.execute("COMMIT")
         except Exception as exc:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # SQLite may have rolled back already (FULL, IOERR)
+                self._conn.execute("ROLLBACK")
             unavailable = classify(exc)
             if unavailable is not None:
                 raise unavailable from exc

@@ -78,7 +78,7 @@ class BatchWriter:
         self._queue = queue
         self._stats = stats
         self._stopping = threading.Event()
-        self._writes = BatchWrites(conn, stats, self._stopping)
+        self._writes = BatchWrites(conn, stats, self._stopping, between_retries=self._run_controls)
         self._thread = threading.Thread(target=self._run, name="oct-writer", daemon=True)
 
     def start(self) -> None:
@@ -101,7 +101,14 @@ class BatchWriter:
         task = _Call(self._conn, fn, transaction)
         if not self._queue.submit(task):
             raise WriterStopped("the writer has stopped")
-        return task.future.result(timeout_s)
+        try:
+            return task.future.result(timeout_s)
+        except TimeoutError:
+            # Not run yet: cancel it, so it never runs behind the caller's back.
+            # Already running: it will finish; wait for it rather than lie.
+            if task.future.cancel():
+                raise
+            return task.future.result()
 
     def stop(self, timeout_s: float) -> bool:
         """Drain and stop; True when the thread ended within ``timeout_s``."""
@@ -116,11 +123,14 @@ class BatchWriter:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def _run_controls(self) -> None:
+        for task in self._queue.take_controls():
+            task()
+
     def _run(self) -> None:
         try:
             while True:
-                for task in self._queue.take_controls():
-                    task()
+                self._run_controls()
                 batch = self._queue.take_batch()
                 if batch:
                     self._write(batch)
