@@ -208,3 +208,30 @@ def test_queue_full_answers_503_with_retry_after(daemon: Daemon, client: Client)
         blocker.close()
     assert daemon.writer.flush(30)
     assert rows(daemon.config.db_path, "SELECT id FROM error_events") == []
+
+
+def test_multi_member_gzip_is_read_whole(daemon: Daemon, client: Client) -> None:
+    events = [{"provider": "p", "model": f"m{i}"} for i in range(2)]
+    body = b"[" + json.dumps(events[0]).encode() + b","
+    tail = json.dumps(events[1]).encode() + b"]"
+    two_members = gzip.compress(body) + gzip.compress(tail)
+    status, answer = client.request(
+        "POST", "/v1/traces", two_members, {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
+    assert (status, answer) == (202, {"received": 2, "queued": 2, "dropped": 0})
+
+
+def test_a_request_larger_than_the_queue_is_413_not_retried_forever(daemon: Daemon, client: Client) -> None:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
+
+    request = ExportMetricsServiceRequest()
+    scope = request.resource_metrics.add().scope_metrics.add()
+    for i in range(600):
+        metric = Metric(name=f"series.{i}")
+        metric.gauge.data_points.add().as_int = i
+        scope.metrics.append(metric)
+    status, answer = client.request("POST", "/v1/metrics", request.SerializeToString(), PROTOBUF)
+    assert status == 413
+    assert "512" in answer["error"]
+    assert client.health()["counters"]["otlp.metrics.too_large_requests"] == 1

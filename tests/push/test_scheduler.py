@@ -322,3 +322,20 @@ def test_start_stop_many_times_leaks_no_thread_or_file_descriptor(store: Store) 
         fds_after = len(os.listdir("/proc/self/fd"))
     assert not [t for t in threading.enumerate() if t.name == "oct-push"]
     assert fds_after <= fds_before
+
+
+def test_a_reused_id_is_not_marked_pushed(store: Store) -> None:
+    store.add("trace", 3)
+
+    def delete_and_refill() -> None:
+        # While the batch is on the wire: its rows are deleted and new ones take their ids.
+        store.writer.call(lambda conn: conn.execute("DELETE FROM llm_traces"))
+        store.add("trace", 3)
+
+    with Receiver(on_request=delete_and_refill) as receiver:
+        scheduler = make(store, receiver.url)
+        scheduler.run_cycle(5, final=False)
+        receiver.wait_for(1)
+    fresh = store.rows("SELECT id, synced, pushed_at FROM llm_traces ORDER BY id")
+    assert [r["id"] for r in fresh] == [1, 2, 3]  # the same ids as the rows that were sent
+    assert all(r["synced"] == 0 and r["pushed_at"] is None for r in fresh)

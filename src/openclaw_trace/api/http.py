@@ -73,15 +73,20 @@ def decompress(body: bytes, encoding: bytes, max_bytes: int) -> bytes:
     """
     if not encoding:
         return body
-    decompressor = zlib.decompressobj(_DECOMPRESSORS[encoding])
-    try:
-        output = decompressor.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise HttpError(400, f"invalid {encoding.decode()} body: {exc}") from None
-    if len(output) > max_bytes or decompressor.unconsumed_tail:
-        raise HttpError(413, f"decompressed body is over the limit of {max_bytes} bytes")
-    if not decompressor.eof:
-        raise HttpError(400, f"truncated {encoding.decode()} body")
+    output = b""
+    remaining = body
+    # A gzip body may hold several members back to back (RFC 1952): undo them all.
+    while remaining:
+        decompressor = zlib.decompressobj(_DECOMPRESSORS[encoding])
+        try:
+            output += decompressor.decompress(remaining, max_bytes + 1 - len(output))
+        except zlib.error as exc:
+            raise HttpError(400, f"invalid {encoding.decode()} body: {exc}") from None
+        if len(output) > max_bytes or decompressor.unconsumed_tail:
+            raise HttpError(413, f"decompressed body is over the limit of {max_bytes} bytes")
+        if not decompressor.eof:
+            raise HttpError(400, f"truncated {encoding.decode()} body")
+        remaining = decompressor.unused_data
     return output
 
 

@@ -50,6 +50,13 @@ async def export(ctx: AppContext, signal: Signal, encoding: Encoding, body: byte
         ctx.stats.count(f"otlp.{signal}.undecodable")
         raise HttpError(400, str(exc)) from None
     result = _map(ctx, request, time.time_ns() // 1_000_000)
+    if len(result.envelopes) > ctx.queue.capacity:
+        # It could never fit: a 503 would have the exporter retry it forever.
+        ctx.stats.count(f"otlp.{signal}.too_large_requests")
+        raise HttpError(
+            413,
+            f"request maps to {len(result.envelopes)} items; send at most {ctx.queue.capacity} per request",
+        )
     if not ctx.queue.offer_all(result.envelopes):
         ctx.stats.count(f"otlp.{signal}.refused_requests")
         raise HttpError(

@@ -55,6 +55,9 @@ class Sized(Generic[T]):
     row_id: int
     size: int
     item: T
+    # Marking checks the id *and* the trace_id: SQLite reuses the ids of deleted
+    # rows, so an id alone could mark a newer row that was never sent.
+    trace_id: str = ""
 
 
 def max_unsynced_id(conn: sqlite3.Connection, table: str) -> int:

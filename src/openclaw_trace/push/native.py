@@ -72,7 +72,7 @@ class NativeEncoder:
         if len(encoded) + 1 > budget_bytes:
             values, cut = shrink_values(row.values, len(encoded) + 1 - budget_bytes, _TEXT_COLUMNS)
             encoded = _encoder.encode(event(row, cut, values))
-        return Sized(row.id, len(encoded) + 1, encoded)  # +1: the comma between events
+        return Sized(row.id, len(encoded) + 1, encoded, row.trace_id)  # +1: the comma between events
 
     def _prefix(self, table: str, count: int, ledger: Ledger | None) -> bytes:
         header = {

@@ -326,7 +326,7 @@ class OtlpEncoder:
             values, _ = shrink_values(row.values, size - budget_bytes, _TEXT_COLUMNS)
             encoded = self._encode(Row(row.table, row.id, values))
             size = self._size(encoded)
-        return Sized(row.id, size, encoded)
+        return Sized(row.id, size, encoded, row.trace_id)
 
     def overhead_bytes(self, ledger: Ledger | None) -> int:
         return _ENVELOPE_BYTES

@@ -35,6 +35,7 @@ called directly, without ``start`` (``openclaw-trace push --once``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
 import socket
@@ -316,7 +317,7 @@ class PushScheduler:
         result = self._send(request, report, deadline, waiter)
         if result.outcome is Outcome.ACKED:
             self._ledger_acked(ledger, report)
-            return self._mark(table, [item.row_id for item in items], report)
+            return self._mark(table, [(item.row_id, item.trace_id) for item in items], report)
         if result.outcome is Outcome.PERMANENT:
             if result.status == 413 and len(items) > 1:
                 first, second = halves(items)
@@ -363,15 +364,19 @@ class PushScheduler:
             if waiter.wait(wait_s):
                 return result  # stopping: the final push takes over
 
-    def _mark(self, table: str, row_ids: list[int], report: CycleReport) -> bool:
+    def _mark(self, table: str, sent: list[tuple[int, str]], report: CycleReport) -> bool:
         pushed_at = _now_ms()
-        id_list = "[" + ",".join(map(str, row_ids)) + "]"
+        row_ids = [row_id for row_id, _ in sent]
+        id_list = json.dumps(row_ids)
+        trace_id_list = json.dumps([trace_id for _, trace_id in sent])
 
         def mark(conn: Any) -> int:
+            # The trace_id check keeps a reused id (a deleted row's) from being marked.
             cursor = conn.execute(
                 f"UPDATE {table} SET synced = 1, pushed_at = ?"
-                " WHERE synced = 0 AND id IN (SELECT value FROM json_each(?))",
-                (pushed_at, id_list),
+                " WHERE synced = 0 AND id IN (SELECT value FROM json_each(?))"
+                " AND trace_id IN (SELECT value FROM json_each(?))",
+                (pushed_at, id_list, trace_id_list),
             )
             return int(cursor.rowcount)
 
