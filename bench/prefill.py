@@ -83,9 +83,10 @@ def build(path: Path, rows: int) -> None:
 
 
 def count_rows(path: Path) -> int:
+    """Rows in every data table: the daemon also writes its own host-metric samples."""
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        return int(conn.execute("SELECT count(*) FROM llm_traces").fetchone()[0])
+        return sum(int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in schema.DATA_TABLES)
     finally:
         conn.close()
 
