@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from openclaw_trace.config import Config
 from openclaw_trace.pipeline.writer import BatchWriter
 from openclaw_trace.push.batches import Encoder, Request, Sized, halves, iter_unsynced, split
+from openclaw_trace.push.breaker import CircuitBreaker
 from openclaw_trace.push.client import Outcome, PushClient, SendResult, parse_headers, retry_wait_s
 from openclaw_trace.push.ledger import Ledger, ledger_between
 from openclaw_trace.push.native import NativeEncoder
@@ -143,8 +144,11 @@ class PushScheduler:
         self._backoff_cap_s = backoff_cap_s
         # A cycle must end before the next is due; 10 s at least, so a short interval still allows retries.
         self._cycle_budget_s = cycle_budget_s if cycle_budget_s is not None else max(10.0, min(interval_s, 600.0))
-        self._breaker_threshold = max(1, breaker_threshold)
-        self._breaker_cooldown_s = breaker_cooldown_s if breaker_cooldown_s is not None else max(60.0, 4 * interval_s)
+        self._breaker = CircuitBreaker(
+            breaker_threshold,
+            breaker_cooldown_s if breaker_cooldown_s is not None else max(60.0, 4 * interval_s),
+            clock,
+        )
         self._defer_cycles = defer_cycles
         self._rand = rand
         self._clock = clock
@@ -158,8 +162,6 @@ class PushScheduler:
         self._cycle_no = 0
         self._deferred: dict[tuple[str, int], int] = {}  # (table, id) → first cycle it may go again
         self._not_before = 0.0  # a Retry-After that outlived its cycle
-        self._failed_cycles = 0
-        self._open_until: float | None = None
         self._last: CycleReport | None = None
         self._totals = {"cycles": 0, "rows_pushed": 0, "rows_rejected": 0, "bytes_sent": 0}
         self._ledger_base: StatsSnapshot | None = None
@@ -223,20 +225,15 @@ class PushScheduler:
             "endpoint": self._endpoint,
             "format": self._encoder.name,
             "alive": self._thread is not None and self._thread.is_alive(),
-            "circuit": self._circuit_state(),
-            "degraded": self._circuit_state() != "closed",
-            "consecutive_failed_cycles": self._failed_cycles,
+            "circuit": self._breaker.state,
+            "degraded": self._breaker.state != "closed",
+            "consecutive_failed_cycles": self._breaker.failed_cycles,
             "gzip": self._client.gzip_enabled,
             "rows_deferred": len(self._deferred),
             "last_status": last.status if last else None,
             "last_error": last.error if last else None,
             **self._totals,
         }
-
-    def _circuit_state(self) -> str:
-        if self._open_until is None:
-            return "closed"
-        return "open" if self._clock() < self._open_until else "half_open"
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
@@ -272,7 +269,7 @@ class PushScheduler:
         started = self._clock()
         deadline = started + budget_s
         report = CycleReport(started_at_ms=_now_ms())
-        if not final and self._circuit_state() == "open":
+        if not final and self._breaker.state == "open":
             report.status = "circuit_open"
         elif not final and started < self._not_before:
             report.status = "waiting"
@@ -284,7 +281,7 @@ class PushScheduler:
             if not report.failed and not report.interrupted and not report.ledger_sent and self._stats is not None:
                 self._send_ledger(report, deadline, self._never if final else self._stop)
             report.status = _status_of(report)
-            self._update_breaker(report)
+            self._breaker.record(report.status)
         report.duration_ms = int((self._clock() - started) * 1000)
         self._finish(report)
         return report
@@ -430,23 +427,6 @@ class PushScheduler:
             report.note_error(result.error)
 
     # -- bookkeeping -----------------------------------------------------------
-
-    def _update_breaker(self, report: CycleReport) -> None:
-        if report.status == "failed":
-            self._failed_cycles += 1
-            if self._failed_cycles >= self._breaker_threshold:
-                if self._circuit_state() != "open":
-                    log.warning(
-                        "push circuit open after %d failed cycles; next try in %.0fs",
-                        self._failed_cycles,
-                        self._breaker_cooldown_s,
-                    )
-                self._open_until = self._clock() + self._breaker_cooldown_s
-        elif report.status != "interrupted":
-            if self._open_until is not None:
-                log.info("push circuit closed")
-            self._failed_cycles = 0
-            self._open_until = None
 
     def _finish(self, report: CycleReport) -> None:
         self._last = report
