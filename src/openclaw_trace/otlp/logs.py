@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from openclaw_trace.model import ErrorIn, EventLimits, error_envelope
+from openclaw_trace.model import ErrorIn, EventLimits
 from openclaw_trace.otlp.values import MappingResult, ResourceInfo, any_value, as_text, attributes, hex_id, nanos_to_ms
 
 # OTLP severity numbers: 13–16 WARN, 17–20 ERROR, 21–24 FATAL.
@@ -36,12 +35,7 @@ def map_logs(request: ExportLogsServiceRequest, received_at_ms: int, limits: Eve
                     result.ignored += 1
                     continue
                 fields = _error_fields(record, number, resource, scope, received_at_ms)
-                try:
-                    event = msgspec.convert(fields, ErrorIn)
-                except msgspec.ValidationError as exc:
-                    result.reject(str(exc))
-                    continue
-                result.envelopes.append(error_envelope(event, received_at_ms, limits))
+                result.add_event(ErrorIn, fields, received_at_ms, limits)
     return result
 
 

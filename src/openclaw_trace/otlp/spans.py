@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import msgspec
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from openclaw_trace.model import ErrorIn, EventLimits, TraceIn, error_envelope, trace_envelope
+from openclaw_trace.model import ErrorIn, EventLimits, TraceIn
 from openclaw_trace.otlp.values import (
     MappingResult,
     ResourceInfo,
@@ -70,15 +69,15 @@ def _map_span(
     at_ms = nanos_to_ms(span.start_time_unix_nano) or received_at_ms
     if _is_model_call(span.name, attrs, failed):
         trace = _trace_fields(span, attrs, failed, metadata, at_ms)
-        _add(result, TraceIn, trace, received_at_ms, limits)
+        result.add_event(TraceIn, trace, received_at_ms, limits)
         if failed:
-            _add(result, ErrorIn, _llm_error_fields(span, attrs, trace, metadata, at_ms), received_at_ms, limits)
+            result.add_event(ErrorIn, _llm_error_fields(span, attrs, trace, metadata, at_ms), received_at_ms, limits)
         return
     error = _error_fields(span, attrs, failed, metadata, at_ms)
     if error is None:
         result.ignored += 1
         return
-    _add(result, ErrorIn, error, received_at_ms, limits)
+    result.add_event(ErrorIn, error, received_at_ms, limits)
 
 
 def _is_model_call(name: str, attrs: dict[str, Any], failed: bool) -> bool:
@@ -265,22 +264,3 @@ def _short(value: Any) -> str | None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:256] or None
-
-
-def _add(
-    result: MappingResult,
-    kind: type[TraceIn] | type[ErrorIn],
-    fields: dict[str, Any],
-    received_at_ms: int,
-    limits: EventLimits,
-) -> None:
-    """Validate ``fields`` as our own event would be, then add its envelope."""
-    try:
-        event = msgspec.convert(fields, kind)
-    except msgspec.ValidationError as exc:
-        result.reject(str(exc))
-        return
-    if isinstance(event, TraceIn):
-        result.envelopes.append(trace_envelope(event, received_at_ms, limits))
-    else:
-        result.envelopes.append(error_envelope(event, received_at_ms, limits))

@@ -7,8 +7,11 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from openclaw_trace.model import ErrorIn, EventLimits, TraceIn, error_envelope, trace_envelope
 
 
 def any_value(value: AnyValue) -> Any:
@@ -114,3 +117,21 @@ class MappingResult:
         self.rejected += 1
         if len(self.errors) < 5:
             self.errors.append(reason)
+
+    def add_event(
+        self,
+        kind: type[TraceIn] | type[ErrorIn],
+        fields: dict[str, Any],
+        received_at_ms: int,
+        limits: EventLimits,
+    ) -> None:
+        """Validate ``fields`` as our own native event would be, then add its envelope (or reject it)."""
+        try:
+            event = msgspec.convert(fields, kind)
+        except msgspec.ValidationError as exc:
+            self.reject(str(exc))
+            return
+        if isinstance(event, TraceIn):
+            self.envelopes.append(trace_envelope(event, received_at_ms, limits))
+        else:
+            self.envelopes.append(error_envelope(event, received_at_ms, limits))
