@@ -16,11 +16,6 @@ import msgspec
 
 from openclaw_trace.pricing import DEFAULT_PRICES, PriceTable
 
-Kind = Literal["trace", "error"]
-ERROR_TYPES = ("llm_error", "crash", "system_error")
-SEVERITIES = ("debug", "info", "warning", "error", "critical")
-TRACE_STATUSES = ("ok", "error")
-
 # Short identifying strings are refused when absurdly long rather than cut:
 # a 1 MB "provider" is a client bug worth a 400, not a row.
 ShortText = Annotated[str, msgspec.Meta(max_length=256)]

@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.batch import BatchWrites
-from openclaw_trace.pipeline.queue import BUNDLE, IngestQueue, inner_kinds
+from openclaw_trace.pipeline.queue import IngestQueue, inner_kinds
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import writes
 
@@ -150,6 +150,3 @@ class BatchWriter:
                 self._stats.record_dropped(kind, "write_error", count)
         finally:
             self._queue.done(len(batch))
-
-
-__all__ = ["BUNDLE", "BatchWriter", "WriterStopped"]
