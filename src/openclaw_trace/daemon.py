@@ -32,7 +32,7 @@ from openclaw_trace.config import Config, ConfigError
 from openclaw_trace.lifecycle import Component
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
-from openclaw_trace.pipeline.writer import BatchWriter
+from openclaw_trace.pipeline.writer import BatchWriter, WriterStopped
 from openclaw_trace.pricing import load_prices
 from openclaw_trace.push.scheduler import PushScheduler
 from openclaw_trace.stats import Stats
@@ -45,6 +45,8 @@ log = logging.getLogger("openclaw_trace.daemon")
 
 # Share of the stop deadline given to in-flight HTTP requests.
 HTTP_GRACE_SHARE = 0.3
+# The checkpointer waits this long for the writer to finish a checkpoint pass.
+FINISH_CHECKPOINT_TIMEOUT_S = 5.0
 
 
 class _Server(uvicorn.Server):
@@ -102,6 +104,8 @@ class Daemon:
             config.db_path,
             interval_s=config.wal_checkpoint_interval,
             restart_threshold_bytes=config.wal_restart_threshold_bytes,
+            finish=self._finish_checkpoint,
+            rows_written=self.stats.rows_written,
         )
         limits = EventLimits(max_text_bytes=config.max_text_bytes, prices=prices)
         self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__, limits=limits)
@@ -212,6 +216,17 @@ class Daemon:
                 self._stop_deadline = time.monotonic() + self.config.shutdown_timeout
                 log.info("stopping", extra={"fields": {"deadline_s": self.config.shutdown_timeout}})
         self._server.should_exit = True
+
+    def _finish_checkpoint(self) -> bool:
+        """One PASSIVE checkpoint on the writer thread, between two batches; False if it did not run."""
+        try:
+            self.writer.call(
+                lambda conn: writes.checkpoint(conn, "PASSIVE"), FINISH_CHECKPOINT_TIMEOUT_S, transaction=False
+            )
+        except (WriterStopped, TimeoutError, sqlite3.Error) as exc:
+            log.debug("writer-side checkpoint did not run: %s", exc)
+            return False
+        return True
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._stop_deadline is not None:

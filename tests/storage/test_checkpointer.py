@@ -8,6 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from openclaw_trace.model import Envelope
+from openclaw_trace.pipeline.queue import IngestQueue
+from openclaw_trace.pipeline.writer import BatchWriter, WriterStopped
+from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema, writes
 from openclaw_trace.storage.checkpointer import WalCheckpointer
 from openclaw_trace.storage.connection import open_read_connection, open_write_connection
@@ -123,4 +127,50 @@ def test_a_small_wal_is_never_truncated(tmp_path: Path) -> None:
     finally:
         assert checkpointer.stop(5)
     assert checkpointer.truncates == checkpointer.truncates_busy == 0
+    conn.close()
+
+
+def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restarts(tmp_path: Path) -> None:
+    db_path, conn = fresh_db(tmp_path)
+    stats = Stats()
+    queue = IngestQueue(stats)
+    writer = BatchWriter(conn, queue, stats)
+
+    def finish() -> bool:  # what the daemon passes
+        try:
+            writer.call(lambda c: writes.checkpoint(c, "PASSIVE"), 5.0, transaction=False)
+        except WriterStopped:
+            return False
+        return True
+
+    checkpointer = WalCheckpointer(
+        db_path,
+        threshold_bytes=256 * 1024,
+        poll_interval_s=0.01,
+        busy_poll_s=0.005,
+        finish=finish,
+        rows_written=stats.rows_written,
+        threshold_rows=200,
+    )
+    writer.start()
+    checkpointer.start()
+    batches = 300  # ~30 MB through the WAL, offered without pause
+    try:
+        for batch in range(batches):
+            envelopes = [Envelope("trace", batch, ROW) for _ in range(50)]
+            while not queue.offer_all(envelopes):  # wait for room rather than drop
+                time.sleep(0.001)
+            if batch == batches // 2:
+                wait_for(lambda: checkpointer.finished_by_writer > 0)
+        assert writer.flush(30)
+    finally:
+        assert writer.stop(10)
+        assert checkpointer.stop(5)
+    assert stats.snapshot().events_written == batches * 50
+    # The passes were finished by the writer, so SQLite restarted the WAL from the
+    # top instead of letting it grow with every batch until a TRUNCATE.
+    assert checkpointer.finished_by_writer > 0
+    assert checkpointer.truncates == 0
+    assert os.path.getsize(db_path + "-wal") < 15 * 1024 * 1024
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()

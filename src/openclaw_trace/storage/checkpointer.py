@@ -1,4 +1,4 @@
-"""WAL checkpoints on their own thread, so they never stall the writer.
+"""WAL checkpoints on their own thread, finished between the writer's batches.
 
 With SQLite's automatic checkpoint, every ~1000 pages one commit of the
 writer copies the WAL back into the database and fsyncs it: measured here,
@@ -8,6 +8,26 @@ with ``wal_autocheckpoint=0`` and this thread checkpoints instead, with a
 connection of its own. A PASSIVE checkpoint never waits for the writer and
 never blocks it; it writes only pages, never rows, so the writer stays the
 only writer of data.
+
+Under sustained writes a checkpoint that runs beside the writer never
+catches up: frames land while it copies, SQLite can restart the WAL from
+the top only when every frame was copied, and so the file grows until the
+TRUNCATE rule below stops the writer to reset it (measured: a 50-65 MB WAL
+truncated every second at 45k events/s). So after its pass this thread asks
+the writer (``finish``) to run one more PASSIVE between two batches: it
+copies only what arrived during the pass, nothing can land meanwhile, and
+the writer's next commit starts the WAL from the top again.
+
+A checkpoint is due when the WAL was written since the last one and either
+``threshold_rows`` rows were committed since (``rows_written``, the writer's
+count; about SQLite's default autocheckpoint size), or the WAL file grew
+past ``threshold_bytes``, or the last checkpoint is ``MAX_CHECKPOINT_AGE_S``
+old. The WAL file's size alone cannot tell once SQLite reuses it from the
+top, and SQLite's own frame count lives in the ``-shm`` file, which this
+process must not open and close: closing any descriptor of a file drops
+every POSIX lock the process holds on it, SQLite's included. While the WAL
+is being written it is looked at every ``BUSY_POLL_S``, else every
+``poll_interval_s``.
 
 Two more rules bound the WAL when PASSIVE is not enough:
 
@@ -29,6 +49,8 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 from openclaw_trace.lifecycle import ThreadedPart
 from openclaw_trace.storage.connection import BUSY_TIMEOUT_MS, wal_path
@@ -36,17 +58,28 @@ from openclaw_trace.storage.writes import checkpoint
 
 log = logging.getLogger("openclaw_trace.checkpointer")
 
-# The WAL file keeps its size after SQLite starts reusing it from the top,
-# so growth is judged by its modification time: checkpoint whenever it was
-# written since the last checkpoint and is past the size SQLite's default
-# autocheckpoint allows (1000 pages of 4 KiB), or at least every few seconds.
+# What SQLite's default autocheckpoint allows (1000 pages of 4 KiB), in bytes of
+# WAL file and in rows: a 1 KB event takes ~1.8 KB of WAL with its page overhead.
 PASSIVE_THRESHOLD_BYTES = 4 * 1024 * 1024
+PASSIVE_THRESHOLD_ROWS = 2000
 MAX_CHECKPOINT_AGE_S = 5.0
 POLL_INTERVAL_S = 0.25
+# At 45k events/s ~80 MB/s reach the WAL: look often enough that one pass
+# copies about the threshold, and the writer's share after it stays small.
+BUSY_POLL_S = 0.05
 CHECKPOINT_INTERVAL_S = 600.0  # OCT_WAL_CHECKPOINT_INTERVAL's default
 RESTART_THRESHOLD_BYTES = 50_000_000  # OCT_WAL_RESTART_THRESHOLD_BYTES's default
 RESTART_BUSY_TIMEOUT_MS = 10  # the writer waits behind a pending TRUNCATE: keep that wait to a batch or so
 RESTART_RETRY_S = 5.0
+
+
+class _Mark(NamedTuple):
+    """The WAL and the writer's row count at the last checkpoint."""
+
+    mtime_ns: int
+    size: int
+    rows: int
+    at: float
 
 
 class WalCheckpointer(ThreadedPart):
@@ -67,16 +100,26 @@ class WalCheckpointer(ThreadedPart):
         interval_s: float = CHECKPOINT_INTERVAL_S,
         restart_threshold_bytes: int = RESTART_THRESHOLD_BYTES,
         restart_retry_s: float = RESTART_RETRY_S,
+        finish: Callable[[], bool] | None = None,
+        rows_written: Callable[[], int] | None = None,
+        threshold_rows: int = PASSIVE_THRESHOLD_ROWS,
+        busy_poll_s: float = BUSY_POLL_S,
     ) -> None:
         super().__init__("oct-checkpoint")
         self._db_path = db_path
         self._wal_path = wal_path(db_path)
+        # Runs a PASSIVE checkpoint on the writer thread between batches; True if it ran.
+        self._finish = finish
+        self._rows_written = rows_written
+        self._threshold_rows = threshold_rows
+        self._busy_poll_s = min(busy_poll_s, poll_interval_s)
         self._threshold = threshold_bytes
         self._poll_s = poll_interval_s
         self._interval_s = interval_s
         self._restart_threshold = restart_threshold_bytes
         self._restart_retry_s = restart_retry_s
         self.checkpoints = 0  # PASSIVE ones
+        self.finished_by_writer = 0  # passes the writer completed so that the WAL could restart
         self.truncates = 0  # TRUNCATE ones that completed
         self.truncates_busy = 0  # TRUNCATE ones that readers or the writer kept from completing
         self.failures = 0
@@ -87,6 +130,7 @@ class WalCheckpointer(ThreadedPart):
             "interval_s": self._interval_s,
             "restart_threshold_bytes": self._restart_threshold,
             "checkpoints": self.checkpoints,
+            "finished_by_writer": self.finished_by_writer,
             "truncates": self.truncates,
             "truncates_busy": self.truncates_busy,
             "failures": self.failures,
@@ -97,37 +141,63 @@ class WalCheckpointer(ThreadedPart):
         conn = sqlite3.connect(self._db_path, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            last_mtime_ns = 0
-            last_at = time.monotonic()
+            last = _Mark(mtime_ns=0, size=0, rows=self._rows(), at=time.monotonic())
+            polled_mtime_ns = 0
             next_truncate_at = 0.0
-            while not self._stop.wait(self._poll_s):
+            wait_s = self._poll_s
+            while not self._stop.wait(wait_s):
                 try:
                     wal = os.stat(self._wal_path)
                 except OSError:
                     continue
+                wait_s = self._busy_poll_s if wal.st_mtime_ns != polled_mtime_ns else self._poll_s
+                polled_mtime_ns = wal.st_mtime_ns
                 now = time.monotonic()
                 if wal.st_size > self._restart_threshold and now >= next_truncate_at:
                     if not self._truncate(conn, wal.st_size):
                         next_truncate_at = now + self._restart_retry_s
-                    last_mtime_ns, last_at = wal.st_mtime_ns, now
+                    last = _Mark(wal.st_mtime_ns, wal.st_size, self._rows(), now)
                     continue
-                due = now - last_at >= self._interval_s
-                if wal.st_mtime_ns == last_mtime_ns and not due:
-                    continue
-                if not due and wal.st_size < self._threshold and now - last_at < MAX_CHECKPOINT_AGE_S:
-                    continue
-                last_mtime_ns, last_at = wal.st_mtime_ns, now
-                self._checkpoint(conn)
+                if self._due(last, wal, now):
+                    last = _Mark(wal.st_mtime_ns, wal.st_size, self._rows(), now)
+                    self._checkpoint(conn, wal.st_mtime_ns)
         finally:
             conn.close()
 
-    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+    def _rows(self) -> int:
+        return self._rows_written() if self._rows_written is not None else 0
+
+    def _due(self, last: _Mark, wal: os.stat_result, now: float) -> bool:
+        if now - last.at >= self._interval_s:
+            return True
+        if wal.st_mtime_ns == last.mtime_ns:
+            return False
+        return (
+            now - last.at >= MAX_CHECKPOINT_AGE_S
+            or wal.st_size - last.size >= self._threshold
+            or (self._rows_written is None and wal.st_size >= self._threshold)
+            or self._rows() - last.rows >= self._threshold_rows
+        )
+
+    def _checkpoint(self, conn: sqlite3.Connection, mtime_ns_before: int) -> None:
         try:
-            checkpoint(conn, "PASSIVE")
+            _, frames, copied = checkpoint(conn, "PASSIVE")
             self.checkpoints += 1
         except sqlite3.Error as exc:
             self.failures += 1
             log.warning("WAL checkpoint failed: %s", exc)
+            return
+        # The pass copied up to the last frame it saw at its start. If more landed
+        # meanwhile (the file changed), let the writer copy them while nothing can
+        # land, so that its next commit restarts the WAL from the top.
+        if self._finish is None or frames > copied:  # a reader's snapshot holds it back: no use
+            return
+        try:
+            landed = os.stat(self._wal_path).st_mtime_ns != mtime_ns_before
+        except OSError:
+            return
+        if landed and self._finish():
+            self.finished_by_writer += 1
 
     def _truncate(self, conn: sqlite3.Connection, wal_bytes: int) -> bool:
         """TRUNCATE with a short busy wait; True when the WAL was reset."""
