@@ -67,6 +67,9 @@ POLL_INTERVAL_S = 0.25
 # At 45k events/s ~80 MB/s reach the WAL: look often enough that one pass
 # copies about the threshold, and the writer's share after it stays small.
 BUSY_POLL_S = 0.05
+# Catch-up passes before the writer's: stop once one copied at most a few batches' frames.
+MAX_CATCH_UP_PASSES = 4
+CATCH_UP_FRAMES = 64
 CHECKPOINT_INTERVAL_S = 600.0  # OCT_WAL_CHECKPOINT_INTERVAL's default
 RESTART_THRESHOLD_BYTES = 50_000_000  # OCT_WAL_RESTART_THRESHOLD_BYTES's default
 RESTART_BUSY_TIMEOUT_MS = 10  # the writer waits behind a pending TRUNCATE: keep that wait to a batch or so
@@ -180,22 +183,37 @@ class WalCheckpointer(ThreadedPart):
         )
 
     def _checkpoint(self, conn: sqlite3.Connection, mtime_ns_before: int) -> None:
-        try:
-            _, frames, copied = checkpoint(conn, "PASSIVE")
-            self.checkpoints += 1
-        except sqlite3.Error as exc:
-            self.failures += 1
-            log.warning("WAL checkpoint failed: %s", exc)
-            return
-        # The pass copied up to the last frame it saw at its start. If more landed
-        # meanwhile (the file changed), let the writer copy them while nothing can
-        # land, so that its next commit restarts the WAL from the top.
-        if self._finish is None or frames > copied:  # a reader's snapshot holds it back: no use
+        """PASSIVE passes until what lands during one is small, then the writer's pass.
+
+        A pass copies up to the last frame it saw at its start, and its cost (and
+        the cost of its two fsyncs) grows with what it copies. Frames land while it
+        runs; the next pass copies those. Once a pass had little to copy, what
+        landed during it is little too, and the writer, which must stop writing
+        while it copies the rest, is held up for about a batch instead of ~12 ms
+        (measured at 45k events/s with a single pass before the writer's).
+        """
+        previous_frames: int | None = None
+        for _ in range(MAX_CATCH_UP_PASSES):
+            try:
+                _, frames, copied = checkpoint(conn, "PASSIVE")
+                self.checkpoints += 1
+            except sqlite3.Error as exc:
+                self.failures += 1
+                log.warning("WAL checkpoint failed: %s", exc)
+                return
+            if frames > copied:  # a reader's snapshot holds the copy back: the writer could not do better
+                return
+            if previous_frames is not None and frames - previous_frames <= CATCH_UP_FRAMES:
+                break  # little landed during the last pass (or the WAL restarted: fewer frames)
+            previous_frames = frames
+        if self._finish is None:
             return
         try:
             landed = os.stat(self._wal_path).st_mtime_ns != mtime_ns_before
         except OSError:
             return
+        # Frames landed since: let the writer copy them while nothing can land,
+        # so that its next commit restarts the WAL from the top.
         if landed and self._finish():
             self.finished_by_writer += 1
 
