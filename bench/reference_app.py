@@ -2,11 +2,15 @@
 
 Raw ASGI on uvicorn with uvloop and httptools, the body decoded with a
 msgspec Struct, two fields checked, the event appended to a bounded deque of
-512, answer 202 — no storage, no writer thread, no counters. The daemon runs
-on the same stack, so ``flat-out`` / ``reference`` is the share of the bare
-stack's throughput that our handler, queue and writer leave.
+512, answer 202 — no storage, no writer thread, no counters. By default it
+runs on exactly the daemon's server stack, its one-write-per-response
+protocol included (``api/transport.py``), so ``flat-out`` / ``reference`` is
+the share of that stack's throughput that our handler, queue and writer
+leave. ``--stock-protocol`` runs it on uvicorn's own protocol instead: the
+stack PERFORMANCE.md measured (the ``reference-stock`` scenario).
 
-Run: ``python -m bench.reference_app --port N`` (127.0.0.1 only); SIGTERM stops it.
+Run: ``python -m bench.reference_app --port N [--stock-protocol]`` (127.0.0.1
+only); SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any
 
 import msgspec
 import uvicorn
+
+from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -77,15 +83,17 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--stock-protocol", action="store_true", help="uvicorn's own httptools protocol")
     args = parser.parse_args()
-    # The daemon's uvicorn settings: httptools, uvloop, no lifespan, no access
-    # log, no Server/Date headers.
+    # The daemon's uvicorn settings: httptools (through the daemon's protocol
+    # class unless --stock-protocol), uvloop, no lifespan, no access log, no
+    # Server/Date headers.
     uvicorn.run(
         app,
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http="httptools" if args.stock_protocol else CoalescingHttpToolsProtocol,
         lifespan="off",
         access_log=False,
         log_level="warning",
