@@ -29,7 +29,7 @@ from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
 from openclaw_trace.collectors.system import SystemCollector
 from openclaw_trace.config import Config, ConfigError
-from openclaw_trace.lifecycle import Component
+from openclaw_trace.lifecycle import Component, named_target
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter, WriterStopped
@@ -193,7 +193,7 @@ class Daemon:
     def start(self, ready_timeout_s: float = 10.0) -> None:
         """Serve from a background thread (``oct-http``); returns once accepting."""
         self._start_writer()
-        self._http_thread = threading.Thread(target=self._serve, name="oct-http", daemon=True)
+        self._http_thread = threading.Thread(target=named_target(self._serve, "oct-http"), name="oct-http", daemon=True)
         self._http_thread.start()
         deadline = time.monotonic() + ready_timeout_s
         while not self._server.started:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
+from openclaw_trace.lifecycle import named_target
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.batch import BatchWrites
 from openclaw_trace.pipeline.queue import IngestQueue, inner_kinds
@@ -79,7 +80,7 @@ class BatchWriter:
         self._stats = stats
         self._stopping = threading.Event()
         self._writes = BatchWrites(conn, stats, self._stopping, between_retries=self._run_controls)
-        self._thread = threading.Thread(target=self._run, name="oct-writer", daemon=True)
+        self._thread = threading.Thread(target=named_target(self._run, "oct-writer"), name="oct-writer", daemon=True)
 
     def start(self) -> None:
         self._stats.set_unsynced(writes.count_unsynced(self._conn, list(writes.TABLES.values())))

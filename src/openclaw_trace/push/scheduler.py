@@ -46,6 +46,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from openclaw_trace.config import Config
+from openclaw_trace.lifecycle import named_target
 from openclaw_trace.pipeline.writer import BatchWriter
 from openclaw_trace.push.batches import Encoder, Request, Sized, halves, iter_unsynced, split
 from openclaw_trace.push.breaker import CircuitBreaker
@@ -193,7 +194,7 @@ class PushScheduler:
         with self._lock:
             if self._thread is not None:
                 return
-            self._thread = threading.Thread(target=self._run, name="oct-push", daemon=True)
+            self._thread = threading.Thread(target=named_target(self._run, "oct-push"), name="oct-push", daemon=True)
             self._thread.start()
         log.info("push on", extra={"fields": {"endpoint": self._endpoint, "format": self._encoder.name}})
 
