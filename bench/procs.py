@@ -38,6 +38,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """utime + stime per thread name of ``pid``; the main thread (the daemon's event loop) is "main".
+
+    The daemon names its other threads for the OS (``oct-writer``,
+    ``oct-checkpoint`` …); threads that share a name are summed.
+    """
+    by_name: dict[str, float] = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as stat:
+                text = stat.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = "main" if task == str(pid) else text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        by_name[name] = by_name.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return by_name
+
+
 def rss_bytes(pid: int) -> int:
     """VmRSS of ``pid`` from /proc/<pid>/status (0 once the process is gone)."""
     try:
@@ -112,6 +131,9 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.pid)
+
+    def thread_cpu_seconds(self) -> dict[str, float]:
+        return thread_cpu_seconds(self.pid)
 
     def stop(self, timeout_s: float) -> int:
         """SIGTERM, wait for the graceful stop, SIGKILL after ``timeout_s``; the exit code."""

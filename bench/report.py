@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import sqlite3
+import statistics
 import subprocess
 from collections.abc import Sequence
 from importlib import metadata
@@ -93,6 +94,21 @@ def accounting_lines(outcomes: Sequence[Outcome]) -> str:
     for o in outcomes:
         if o.accounting != "n/a":
             lines.append(f"- {o.name}: {o.accounting} — " + "; ".join(o.accounting_notes))
+    return "\n".join(lines)
+
+
+def thread_cpu_lines(outcomes: Sequence[Outcome]) -> str:
+    """One line per scenario: each thread's CPU (the median per thread over repeated runs)."""
+    lines = []
+    for o in outcomes:
+        runs = [run["raw"] for run in o.raw["runs"]] if "runs" in o.raw else [o.raw]
+        per_run = [raw["thread_cpu_percent"] for raw in runs if raw.get("thread_cpu_percent")]
+        if not per_run:
+            continue
+        names = sorted({name for shares in per_run for name in shares}, key=lambda n: (n != "main", n))
+        shares = {name: statistics.median(run.get(name, 0.0) for run in per_run) for name in names}
+        busy = [f"{name} {share:.1f}" for name, share in shares.items() if share >= 0.05]
+        lines.append(f"- {o.name}: " + (", ".join(busy) if busy else "all threads < 0.05"))
     return "\n".join(lines)
 
 

@@ -127,6 +127,7 @@ def measure(scenario: Scenario, server: ServerProcess, duration_s: float, work_d
     """Run the load (or stay idle) and fill in the rates, latencies and CPU of ``outcome``."""
     is_daemon = scenario.server == "daemon"
     before = server.health() if is_daemon else {}
+    threads_before = server.thread_cpu_seconds()
     cpu_before, started = server.cpu_seconds(), time.monotonic()
     wrk: WrkResult | None = None
     if scenario.body == "none":
@@ -137,6 +138,12 @@ def measure(scenario: Scenario, server: ServerProcess, duration_s: float, work_d
     after = server.health() if is_daemon else {}
     elapsed = time.monotonic() - started
     outcome.cpu_percent = round(100 * (server.cpu_seconds() - cpu_before) / elapsed, 2)
+    threads_after = server.thread_cpu_seconds()
+    outcome.raw["thread_cpu_percent"] = {
+        name: round(100 * (seconds - threads_before.get(name, 0.0)) / elapsed, 1)
+        for name, seconds in sorted(threads_after.items())
+        if seconds - threads_before.get(name, 0.0) > 0
+    }
     if is_daemon:
         outcome.persisted_events_s = (after["events_written"] - before["events_written"]) / elapsed
         outcome.raw["health_before"], outcome.raw["health_after"] = before, after
@@ -245,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("Accounting after the SIGTERM drain:")
     print(report.accounting_lines(list(outcomes.values())))
+    print("\nCPU by thread over the load window (% of one core):")
+    print(report.thread_cpu_lines(list(outcomes.values())))
     print(f"\nbench: results saved to {saved.relative_to(REPO)}")
     failed = any(o.accounting == "FAIL" for o in outcomes.values())
     return 1 if failed else 0
