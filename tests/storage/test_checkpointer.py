@@ -154,7 +154,7 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
     )
     writer.start()
     checkpointer.start()
-    batches = 300  # ~30 MB through the WAL, offered without pause
+    batches = 600  # ~60 MB through the WAL, offered without pause
     try:
         for batch in range(batches):
             envelopes = [Envelope("trace", batch, ROW) for _ in range(50)]
@@ -171,6 +171,10 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
     # top instead of letting it grow with every batch until a TRUNCATE.
     assert checkpointer.finished_by_writer > 0
     assert checkpointer.truncates == 0
-    assert os.path.getsize(db_path + "-wal") < 15 * 1024 * 1024
+    # Without restarts the file would hold every frame: more than the 60 MB of text.
+    # With them it is as big as the most that landed between two (a loaded machine
+    # may starve the checkpointer for a while, so the bound is loose).
+    text_bytes = batches * 50 * len(ROW[2])
+    assert os.path.getsize(db_path + "-wal") < text_bytes / 2
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
