@@ -107,7 +107,10 @@ def truncate_utf8(text: str, max_bytes: int) -> str:
 
 
 def _cut(text: str | None, max_bytes: int) -> str | None:
-    return None if text is None else truncate_utf8(text, max_bytes)
+    # The common short text returns here without a further call (hot path).
+    if text is None or len(text) * 4 <= max_bytes:
+        return text
+    return truncate_utf8(text, max_bytes)
 
 
 def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
@@ -116,7 +119,8 @@ def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
     return _encoder.encode(metadata).decode("utf-8")
 
 
-def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> list[Any]:
+def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
+    """The decoded body: one event Struct or a list of them; raises ``BadEvent``."""
     if not body.strip():
         raise BadEvent("empty body: expected a JSON object or an array of objects")
     try:
@@ -129,7 +133,7 @@ def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> list[Any]:
         raise BadEvent(f"invalid JSON: not UTF-8 at byte {exc.start}") from None
     except RecursionError:
         raise BadEvent("invalid JSON: nested too deeply") from None
-    return decoded if isinstance(decoded, list) else [decoded]
+    return decoded
 
 
 def trace_envelope(event: TraceIn, received_at_ms: int, limits: EventLimits) -> Envelope:
@@ -192,11 +196,15 @@ def error_envelope(event: ErrorIn, received_at_ms: int, limits: EventLimits) -> 
 
 def decode_traces(body: bytes, received_at_ms: int, limits: EventLimits) -> list[Envelope]:
     """Validate a ``/v1/traces`` body (object or array); raises ``BadEvent``."""
-    events: list[TraceIn] = _decode(_trace_decoder, body)
-    return [trace_envelope(event, received_at_ms, limits) for event in events]
+    decoded: TraceIn | list[TraceIn] = _decode(_trace_decoder, body)
+    if isinstance(decoded, TraceIn):  # one object: the common case, no comprehension
+        return [trace_envelope(decoded, received_at_ms, limits)]
+    return [trace_envelope(event, received_at_ms, limits) for event in decoded]
 
 
 def decode_errors(body: bytes, received_at_ms: int, limits: EventLimits) -> list[Envelope]:
     """Validate a ``/v1/errors`` body (object or array); raises ``BadEvent``."""
-    events: list[ErrorIn] = _decode(_error_decoder, body)
-    return [error_envelope(event, received_at_ms, limits) for event in events]
+    decoded: ErrorIn | list[ErrorIn] = _decode(_error_decoder, body)
+    if isinstance(decoded, ErrorIn):
+        return [error_envelope(decoded, received_at_ms, limits)]
+    return [error_envelope(event, received_at_ms, limits) for event in decoded]

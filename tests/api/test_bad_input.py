@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -114,12 +115,13 @@ def test_body_over_the_limit_is_413(make_daemon: Any, connect: Any) -> None:
     assert_still_working(daemon, client)
 
 
-def _raw_request(port: int, head: bytes, body_parts: list[bytes]) -> bytes:
+def _raw_request(port: int, head: bytes, body_parts: list[bytes], pause_s: float = 0.0) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(head)
         try:
             for part in body_parts:
                 sock.sendall(part)
+                time.sleep(pause_s)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server answered and closed before we finished: that is the point
         chunks = []
@@ -153,8 +155,10 @@ def test_chunked_body_under_the_limit_is_accepted(daemon: Daemon, client: Client
         b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     )
-    parts = [b"%x\r\n%s\r\n" % (len(VALID[:10]), VALID[:10]), b"%x\r\n%s\r\n" % (len(VALID[10:]), VALID[10:])]
-    answer = _raw_request(daemon.port, head, [*parts, b"0\r\n\r\n"])
+    pieces = [VALID[:10], VALID[10:20], VALID[20:]]
+    parts = [b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces]
+    # Paused between chunks, so the body reaches the app in several messages.
+    answer = _raw_request(daemon.port, head, [*parts, b"0\r\n\r\n"], pause_s=0.05)
     assert answer.startswith(b"HTTP/1.1 202")
     assert daemon.writer.flush(5)
     assert len(rows(daemon.config.db_path, "SELECT id FROM llm_traces")) == 1

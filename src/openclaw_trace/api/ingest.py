@@ -16,14 +16,24 @@ from collections.abc import Callable
 
 from openclaw_trace.api import otlp
 from openclaw_trace.api.context import AppContext, Handler
-from openclaw_trace.api.http import HttpError, Receive, Scope, Send, decompress, read_body, request_head, send_bytes
+from openclaw_trace.api.http import (
+    HttpError,
+    PreparedResponse,
+    Receive,
+    Scope,
+    Send,
+    decompress,
+    read_body,
+    request_head,
+    send_bytes,
+)
 from openclaw_trace.model import BadEvent, Envelope, EventLimits, decode_errors, decode_traces
 from openclaw_trace.otlp.decode import looks_like_otlp_json
 
 Decoder = Callable[[bytes, int, EventLimits], list[Envelope]]
 
 JSON_TYPES = (b"", b"application/json", b"text/json")
-_ACCEPTED_ONE = b'{"received":1,"queued":1,"dropped":0}'  # the answer to nearly every request
+_ACCEPTED_ONE = PreparedResponse(202, b'{"received":1,"queued":1,"dropped":0}')  # the answer to nearly every request
 
 
 def ingest_handler(decode: Decoder, otlp_signal: otlp.Signal | None) -> Handler:
@@ -36,7 +46,9 @@ def ingest_handler(decode: Decoder, otlp_signal: otlp.Signal | None) -> Handler:
             accepted = "application/json or application/x-protobuf" if otlp_signal else "application/json"
             raise HttpError(415, f"unsupported Content-Type {head.media_type.decode('latin-1')!r}: send {accepted}")
         max_bytes = ctx.config.max_body_bytes
-        body = decompress(await read_body(receive, max_bytes, head.content_length), head.content_encoding, max_bytes)
+        body = await read_body(receive, max_bytes, head.content_length)
+        if head.content_encoding:
+            body = decompress(body, head.content_encoding, max_bytes)
         if otlp_signal and is_protobuf:
             await otlp.export(ctx, otlp_signal, "protobuf", body, send)
             return
@@ -51,9 +63,9 @@ def ingest_handler(decode: Decoder, otlp_signal: otlp.Signal | None) -> Handler:
         received = len(envelopes)
         queued = ctx.queue.offer_many(envelopes)
         if received == queued == 1:
-            answer = _ACCEPTED_ONE
-        else:
-            answer = b'{"received":%d,"queued":%d,"dropped":%d}' % (received, queued, received - queued)
+            await _ACCEPTED_ONE.send(send)
+            return
+        answer = b'{"received":%d,"queued":%d,"dropped":%d}' % (received, queued, received - queued)
         await send_bytes(send, 202, answer)
 
     return handle
