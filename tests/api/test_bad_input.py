@@ -51,6 +51,8 @@ BAD_TRACES: list[tuple[str, bytes, int, str]] = [
     ),
     ("5000-digit float", b'{"provider":"p","model":"m","cost_usd":1' + b"0" * 5000 + b".5}", 400, "cost_usd"),
     ("array with a bad item", b"[" + VALID + b',{"provider":3}]', 400, "$[1]"),
+    # An OTLP root key inside a native event does not make it an OTLP request (was 200 {}).
+    ("otlp key as a value", b'{"provider":"resource_spans"}', 400, "model"),
 ]
 
 BAD_ERRORS: list[tuple[str, bytes, int, str]] = [

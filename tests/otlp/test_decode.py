@@ -13,6 +13,22 @@ FIXTURES = "tests/fixtures/otlp"
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        b'{"provider": "resource_spans"}',  # found by the fuzz test: was answered 200 {}
+        b'{"provider":"p","metadata":{"resourceSpans":[]}}',
+        b'[{"resourceSpans":[]}]',
+        b'{"resourceSpans": [',
+        b"plain text",
+    ],
+)
+def test_only_a_top_level_root_key_makes_a_body_otlp_json(body: bytes) -> None:
+    assert not looks_like_otlp_json("traces", body)
+    assert looks_like_otlp_json("traces", b'{"resource_spans":[]}')
+    assert looks_like_otlp_json("metrics", b'{"resourceMetrics":[], "extra": 1}')
+
+
+@pytest.mark.parametrize(
     ("stem", "signal"), [("0046_v1_traces", "traces"), ("0002_v1_logs", "logs"), ("0001_v1_metrics", "metrics")]
 )
 def test_recorded_bodies_decode_the_same_from_protobuf_and_json(stem: str, signal: str) -> None:

@@ -58,8 +58,21 @@ class OtlpDecodeError(ValueError):
 
 
 def looks_like_otlp_json(signal: Signal, body: bytes) -> bool:
-    """Cheap test for an OTLP JSON export request, before a full parse."""
-    return any(b'"' + key.encode() + b'"' in body for key in JSON_ROOT_KEYS[signal])
+    """The body is a JSON object with the signal's root key (``resourceSpans`` …) at its top.
+
+    Asked only of bodies our native decoder refused. The key must be at the
+    top level: a native event that merely mentions ``resource_spans`` in a
+    text or in its metadata keeps its own 400 instead of becoming an empty
+    OTLP export answered 200 (found by tests/api/test_fuzz.py).
+    """
+    keys = JSON_ROOT_KEYS[signal]
+    if not any(b'"' + key.encode() + b'"' in body for key in keys):
+        return False  # the common case, without a parse
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and any(key in data for key in keys)
 
 
 def decode_request(signal: Signal, encoding: Encoding, body: bytes) -> Message:
