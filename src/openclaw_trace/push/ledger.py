@@ -64,3 +64,30 @@ def ledger_between(before: StatsSnapshot | None, after: StatsSnapshot, since_ms:
         stored=_delta(after.written, before.written if before else {}),
         dropped=dropped,
     )
+
+
+def advance(base: StatsSnapshot | None, ledger: Ledger) -> StatsSnapshot:
+    """``base`` plus the ledger's counts: the snapshot the acknowledged window ended at."""
+    received = dict(base.received) if base else {}
+    written = dict(base.written) if base else {}
+    dropped = {reason: dict(by_kind) for reason, by_kind in base.dropped.items()} if base else {}
+    for kind, n in ledger.received.items():
+        received[kind] = received.get(kind, 0) + n
+    for kind, n in ledger.stored.items():
+        written[kind] = written.get(kind, 0) + n
+    for reason, by_kind in ledger.dropped.items():
+        into = dropped.setdefault(reason, {})
+        for kind, n in by_kind.items():
+            into[kind] = into.get(kind, 0) + n
+    return StatsSnapshot(
+        received=received,
+        written=written,
+        dropped=dropped,
+        last_queue_full_ms=None,
+        writer_failures=0,
+        writer_last_error=None,
+        writer_alive=True,
+        writer_db_error=False,
+        unsynced=0,
+        counters={},
+    )

@@ -41,7 +41,6 @@ import random
 import socket
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +50,8 @@ from openclaw_trace.pipeline.writer import BatchWriter
 from openclaw_trace.push.batches import Encoder, Request, Sized, halves, iter_unsynced, split
 from openclaw_trace.push.breaker import CircuitBreaker
 from openclaw_trace.push.client import Outcome, PushClient, SendResult, parse_headers, retry_wait_s
-from openclaw_trace.push.ledger import Ledger, ledger_between
+from openclaw_trace.push.cycle import CycleReport, endpoint_label
+from openclaw_trace.push.ledger import Ledger, advance, ledger_between
 from openclaw_trace.push.native import NativeEncoder
 from openclaw_trace.push.otlp import OtlpEncoder
 from openclaw_trace.stats import Stats, StatsSnapshot
@@ -64,43 +64,10 @@ if TYPE_CHECKING:  # only the two fields it sets; push does not depend on the HT
 log = logging.getLogger("openclaw_trace.push")
 
 MIN_ITEM_BUDGET_BYTES = 256
-MAX_ERROR_CHARS = 500
-
-
-def endpoint_label(endpoint: str) -> str:
-    """The endpoint without credentials or query string: safe to log and to store."""
-    parts = urllib.parse.urlsplit(endpoint)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def make_encoder(push_format: str, host: str, agent_id: str | None = None) -> Encoder:
     return OtlpEncoder(host, agent_id) if push_format == "otlp" else NativeEncoder(host, agent_id)
-
-
-@dataclasses.dataclass
-class CycleReport:
-    """What one cycle did; one ``push_log`` row."""
-
-    started_at_ms: int
-    status: str = "ok"  # ok | partial | rejected | failed | circuit_open | waiting | error
-    events: int = 0  # rows acknowledged and marked
-    batches: int = 0  # requests acknowledged
-    bytes: int = 0  # bytes put on the wire, acknowledged or not
-    http_status: int | None = None
-    error: str | None = None
-    duration_ms: int = 0
-    rejected: int = 0  # rows refused for good this cycle
-    failed: bool = False  # a retryable failure ended the cycle
-    interrupted: bool = False
-    ledger_sent: bool = False
-
-    def note_error(self, error: str | None) -> None:
-        if error and self.error is None:
-            self.error = error[:MAX_ERROR_CHARS]
 
 
 class PushScheduler:
@@ -281,7 +248,7 @@ class PushScheduler:
             self._push_tables(report, deadline, self._never if final else self._stop, final)
             if not report.failed and not report.interrupted and not report.ledger_sent and self._stats is not None:
                 self._send_ledger(report, deadline, self._never if final else self._stop)
-            report.status = _status_of(report)
+            report.status = report.final_status()
             self._breaker.record(report.status)
         report.duration_ms = int((self._clock() - started) * 1000)
         self._finish(report)
@@ -406,7 +373,7 @@ class PushScheduler:
         if ledger is None or self._stats is None:
             return
         # The next window starts where this one ended: rebuild the base from the ledger's own counts.
-        self._ledger_base = _advance(self._ledger_base, ledger)
+        self._ledger_base = advance(self._ledger_base, ledger)
         self._ledger_since_ms = ledger.until_ms
         report.ledger_sent = True
 
@@ -467,43 +434,6 @@ class PushScheduler:
     def _count(self, name: str, amount: int = 1) -> None:
         if self._stats is not None:
             self._stats.count(name, amount)
-
-
-def _status_of(report: CycleReport) -> str:
-    if report.interrupted and not report.failed:
-        return "interrupted"
-    if report.failed:
-        return "partial" if report.events else "failed"
-    if report.rejected:
-        return "partial" if report.events else "rejected"
-    return "ok"
-
-
-def _advance(base: StatsSnapshot | None, ledger: Ledger) -> StatsSnapshot:
-    """``base`` plus the ledger's counts: the snapshot the acknowledged window ended at."""
-    received = dict(base.received) if base else {}
-    written = dict(base.written) if base else {}
-    dropped = {reason: dict(by_kind) for reason, by_kind in base.dropped.items()} if base else {}
-    for kind, n in ledger.received.items():
-        received[kind] = received.get(kind, 0) + n
-    for kind, n in ledger.stored.items():
-        written[kind] = written.get(kind, 0) + n
-    for reason, by_kind in ledger.dropped.items():
-        into = dropped.setdefault(reason, {})
-        for kind, n in by_kind.items():
-            into[kind] = into.get(kind, 0) + n
-    return StatsSnapshot(
-        received=received,
-        written=written,
-        dropped=dropped,
-        last_queue_full_ms=None,
-        writer_failures=0,
-        writer_last_error=None,
-        writer_alive=True,
-        writer_db_error=False,
-        unsynced=0,
-        counters={},
-    )
 
 
 def _now_ms() -> int:
