@@ -1,0 +1,45 @@
+"""A push cycle's final status, and the endpoint as it may be logged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from openclaw_trace.push.cycle import MAX_ERROR_CHARS, CycleReport, endpoint_label
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"),
+    [
+        ({}, "ok"),
+        ({"events": 5}, "ok"),
+        ({"failed": True}, "failed"),
+        ({"failed": True, "events": 3}, "partial"),
+        ({"rejected": 2}, "rejected"),
+        ({"rejected": 2, "events": 3}, "partial"),
+        ({"interrupted": True}, "interrupted"),
+        ({"interrupted": True, "failed": True}, "failed"),
+    ],
+)
+def test_final_status(fields: dict[str, Any], status: str) -> None:
+    assert CycleReport(started_at_ms=0, **fields).final_status() == status
+
+
+def test_the_first_error_is_kept_and_cut() -> None:
+    report = CycleReport(started_at_ms=0)
+    report.note_error("x" * (MAX_ERROR_CHARS + 100))
+    report.note_error("a later one")
+    assert report.error == "x" * MAX_ERROR_CHARS
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "label"),
+    [
+        ("https://user:secret@example.com:8443/v1/ingest?token=abc", "https://example.com:8443/v1/ingest"),
+        ("http://[::1]:9000/push", "http://[::1]:9000/push"),
+        ("http://127.0.0.1/x#frag", "http://127.0.0.1/x"),
+    ],
+)
+def test_endpoint_label_drops_credentials_and_query(endpoint: str, label: str) -> None:
+    assert endpoint_label(endpoint) == label
