@@ -212,3 +212,24 @@ def test_kill_9_loses_no_committed_row_and_the_database_opens(process: Process) 
     in_flight = check.execute("SELECT count(*) FROM llm_traces WHERE model = 'in-flight'").fetchone()[0]
     assert 0 <= in_flight <= 500
     check.close()
+
+
+def test_under_sustained_ingest_the_writer_finishes_checkpoints_and_the_wal_stays_small(
+    daemon: Any, client: Client
+) -> None:
+    # The daemon wires the checkpointer to the writer (finish) and to its row count;
+    # without that wiring finished_by_writer stays 0 and the WAL only grows.
+    batch = [{"provider": "p", "model": "m", "input_text": "x" * 1000} for _ in range(50)]
+    deadline = time.monotonic() + 60
+    wal: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        for _ in range(20):
+            assert client.post("/v1/traces", batch)[0] == 202
+        wal = client.health()["upkeep"]["wal"]
+        if wal["finished_by_writer"] > 0:
+            break
+    assert wal["finished_by_writer"] > 0, wal
+    assert wal["truncates"] == 0
+    assert daemon.writer.flush(10)
+    report = client.health()
+    assert report["events_received"] == report["events_written"] + report["events_dropped"]

@@ -90,8 +90,8 @@ class WalCheckpointer(ThreadedPart):
 
     ``start`` once; ``stop(timeout_s)`` is idempotent and closes the
     connection. Failures are logged and counted, never raised: the next
-    poll tries again. The counters (``checkpoints``, ``truncates``,
-    ``truncates_busy``, ``failures``) are written by the thread only and
+    poll tries again. The counters (``checkpoints``, ``finished_by_writer``,
+    ``truncates``, ``truncates_busy``, ``failures``) are written by the thread only and
     may be read from any thread; ``health`` returns them.
     """
 
@@ -178,8 +178,10 @@ class WalCheckpointer(ThreadedPart):
         return (
             now - last.at >= MAX_CHECKPOINT_AGE_S
             or wal.st_size - last.size >= self._threshold
-            or (self._rows_written is None and wal.st_size >= self._threshold)
             or self._rows() - last.rows >= self._threshold_rows
+            # Without the writer's count (a bare connection writing), a WAL that SQLite
+            # reuses from the top no longer grows: judge by its size instead.
+            or (self._rows_written is None and wal.st_size >= self._threshold)
         )
 
     def _checkpoint(self, conn: sqlite3.Connection, mtime_ns_before: int) -> None:
