@@ -107,10 +107,7 @@ def truncate_utf8(text: str, max_bytes: int) -> str:
 
 
 def _cut(text: str | None, max_bytes: int) -> str | None:
-    # The common short text returns here without a further call (hot path).
-    if text is None or len(text) * 4 <= max_bytes:
-        return text
-    return truncate_utf8(text, max_bytes)
+    return None if text is None else truncate_utf8(text, max_bytes)
 
 
 def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
