@@ -29,13 +29,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` (all its threads) from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as stat:
-        text = stat.read()
+def _stat_cpu_seconds(text: str) -> float:
+    """utime + stime from the text of a /proc ``stat`` file."""
     # The command name (field 2) may hold spaces; the fields after it are fixed.
     fields = text[text.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` (all its threads) from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return _stat_cpu_seconds(stat.read())
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
@@ -52,8 +56,7 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
         except OSError:  # the thread ended meanwhile
             continue
         name = "main" if task == str(pid) else text[text.index("(") + 1 : text.rindex(")")]
-        fields = text[text.rindex(")") + 2 :].split()
-        by_name[name] = by_name.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        by_name[name] = by_name.get(name, 0.0) + _stat_cpu_seconds(text)
     return by_name
 
 
