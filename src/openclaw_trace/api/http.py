@@ -73,21 +73,26 @@ def decompress(body: bytes, encoding: bytes, max_bytes: int) -> bytes:
     """
     if not encoding:
         return body
-    output = b""
+    parts: list[bytes] = []
+    total = 0
     remaining = body
     # A gzip body may hold several members back to back (RFC 1952): undo them all.
+    # Parts are joined once at the end: appending to one bytes object per member
+    # made 10,000 tiny members take seconds of the event loop.
     while remaining:
         decompressor = zlib.decompressobj(_DECOMPRESSORS[encoding])
         try:
-            output += decompressor.decompress(remaining, max_bytes + 1 - len(output))
+            part = decompressor.decompress(remaining, max_bytes + 1 - total)
         except zlib.error as exc:
             raise HttpError(400, f"invalid {encoding.decode()} body: {exc}") from None
-        if len(output) > max_bytes or decompressor.unconsumed_tail:
+        total += len(part)
+        parts.append(part)
+        if total > max_bytes or decompressor.unconsumed_tail:
             raise HttpError(413, f"decompressed body is over the limit of {max_bytes} bytes")
         if not decompressor.eof:
             raise HttpError(400, f"truncated {encoding.decode()} body")
         remaining = decompressor.unused_data
-    return output
+    return b"".join(parts)
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:
