@@ -146,3 +146,26 @@ def test_a_call_that_timed_out_never_runs_later(pipeline: Pipeline) -> None:
     first.join(10)
     assert pipeline.writer.call(lambda conn: "after", 5) == "after"
     assert ran == []
+
+
+def test_a_full_database_during_a_bundles_row_by_row_fallback_retries_it(pipeline: Pipeline) -> None:
+    pipeline.conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON llm_traces WHEN NEW.model = 'bad' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    pages = pipeline.conn.execute("PRAGMA page_count").fetchone()[0]
+    pipeline.conn.execute(f"PRAGMA max_page_count={pages + 2}")  # room for a little, not for 200 KB
+    limits = EventLimits(max_text_bytes=300_000)
+    big = decode_traces(b'{"provider":"p","model":"big","input_text":"' + b"x" * 200_000 + b'"}', 1, limits)
+    inner = (*traces(["ok", "bad"]), *big)
+    assert pipeline.queue.offer_all([Envelope(BUNDLE, 1, (inner, ((UPSERT, ("app.log", 9)),)))])
+    # The writer keeps the bundle and retries; free space through a control call between retries.
+    stored = pipeline.writer.call(lambda conn: conn.execute("SELECT count(*) FROM llm_traces").fetchone()[0], 10)
+    assert stored == 0
+    unlimited = "PRAGMA max_page_count=1073741823"
+    pipeline.writer.call(lambda conn: conn.execute(unlimited).fetchone(), 10, transaction=False)
+    assert pipeline.writer.flush(10)
+    models = sorted(r["model"] for r in rows(pipeline.db_path, "SELECT model FROM llm_traces"))
+    assert models == ["big", "ok"]
+    assert rows(pipeline.db_path, "SELECT position FROM test_position") == [{"position": 9}]
+    assert pipeline.stats.snapshot().dropped == {"write_error": {"trace": 1}}

@@ -206,14 +206,17 @@ class BatchWrites:
             self._conn.execute("SAVEPOINT one_row")
             try:
                 writes.insert_rows(self._conn, kind, [row])
-                written += 1
             except Exception as exc:
-                self._conn.execute("ROLLBACK TO one_row")
+                # A database-level failure (full, I/O) may have rolled the whole
+                # transaction back, savepoint included: hand it on untouched, so the
+                # bundle is retried instead of "no such savepoint" hiding it.
                 if classify(exc) is not None:
                     raise
+                self._conn.execute("ROLLBACK TO one_row")
                 refused += 1
-            finally:
-                self._conn.execute("RELEASE one_row")
+            else:
+                written += 1
+            self._conn.execute("RELEASE one_row")
         return written, refused
 
 
