@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from openclaw_trace.model import Envelope
-from openclaw_trace.pipeline.queue import IngestQueue
+from openclaw_trace.pipeline.queue import BUNDLE, IngestQueue
 from openclaw_trace.stats import Stats
 
 
@@ -122,3 +122,22 @@ def test_many_producers_balance_the_books() -> None:
     dropped = sum(snap.dropped.get("queue_full", {}).values())
     assert snap.received == {"trace": 20000}
     assert written[0] + dropped == 20000
+
+
+def test_a_bundle_holds_one_slot_per_inner_event() -> None:
+    stats = Stats()
+    queue = IngestQueue(stats, capacity=100)
+    inner = tuple(Envelope("error", 1, ("x",)) for _ in range(40))
+    bundle = Envelope(BUNDLE, 1, (inner, ()))
+    assert queue.offer_all([bundle])
+    assert queue.offer_all([bundle])
+    assert queue.depth() == 80  # events, as /health reports them: received = written + dropped + queued
+    assert not queue.offer_all([bundle])  # 120 events would pass the capacity of 100
+    assert queue.offer_all([Envelope(BUNDLE, 1, ((), ()))])  # a position alone still takes a slot
+    assert queue.depth() == 81
+    assert stats.snapshot().received == {"error": 80}
+    # A batch holds at most 50 events and never splits a bundle: 40 + 40 go one at a time.
+    assert queue.take_batch() == [bundle]
+    assert len(queue.take_batch()) == 2  # the second bundle and the empty one
+    queue.done(81)
+    assert queue.depth() == 0

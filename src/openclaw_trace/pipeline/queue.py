@@ -32,6 +32,19 @@ class ControlTask(Protocol):
     def cancel(self) -> None: ...
 
 
+def slot_count(envelope: Envelope) -> int:
+    """Queue slots one envelope holds: one per event, a bundle's inner events included.
+
+    A bundle without events (a read position alone) still holds one slot, so
+    that ``flush`` waits for it too.
+    """
+    return max(1, len(envelope.values[0])) if envelope.kind == BUNDLE else 1
+
+
+def slots(envelopes: Sequence[Envelope]) -> int:
+    return sum(map(slot_count, envelopes))
+
+
 def inner_kinds(envelopes: Sequence[Envelope]) -> dict[str, int]:
     """Event counts by kind, looking inside bundles."""
     kinds: dict[str, int] = {}
@@ -68,6 +81,7 @@ class IngestQueue:
         self._ready = threading.Condition(self._lock)  # items to take, or closed
         self._drained = threading.Condition(self._lock)  # outstanding fell to 0
         self._items: deque[Envelope] = deque()
+        self._waiting = 0  # slots of the envelopes in _items: the events a batch would take
         self._outstanding = 0  # offered and not yet done: queued + being written
         self._closed = False
         self._flush_waiters = 0  # while > 0 the writer skips the batch window
@@ -106,12 +120,12 @@ class IngestQueue:
             else:
                 accepted, reason = min(count, self._capacity - self._outstanding), "queue_full"
                 if accepted > 0:
-                    before = len(self._items)
+                    before = self._waiting
                     self._items.extend(envelopes if accepted == count else envelopes[:accepted])
                     self._outstanding += accepted
-                    after = before + accepted
+                    self._waiting += accepted
                     # Wake the writer only on the transitions it waits for.
-                    if before == 0 or (before < self._batch_max <= after):
+                    if before == 0 or (before < self._batch_max <= self._waiting):
                         self._ready.notify()
         kind = envelopes[0].kind
         self._stats.record_received(kind, count)
@@ -127,14 +141,16 @@ class IngestQueue:
         dropped, and the caller answers "retry later". Kinds may be mixed.
         """
         count = len(envelopes)
+        needed = slots(envelopes)
         with self._lock:
-            if self._closed or self._capacity - self._outstanding < count:
+            if self._closed or self._capacity - self._outstanding < needed:
                 return False
             if count:
-                before = len(self._items)
+                before = self._waiting
                 self._items.extend(envelopes)
-                self._outstanding += count
-                if before == 0 or (before < self._batch_max <= before + count):
+                self._outstanding += needed
+                self._waiting += needed
+                if before == 0 or (before < self._batch_max <= self._waiting):
                     self._ready.notify()
         for kind, kind_count in inner_kinds(envelopes).items():
             self._stats.record_received(kind, kind_count)
@@ -192,17 +208,20 @@ class IngestQueue:
                 return []
             deadline = time.monotonic() + self._window_s
             while (
-                len(self._items) < self._batch_max
-                and not self._closed
-                and not self._flush_waiters
-                and not self._control
+                self._waiting < self._batch_max and not self._closed and not self._flush_waiters and not self._control
             ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._ready.wait(remaining)
-            size = min(self._batch_max, len(self._items))
-            return [self._items.popleft() for _ in range(size)]
+            # Up to batch_max events; a bundle is never split, so one may go alone.
+            batch = [self._items.popleft()]
+            taken = slot_count(batch[0])
+            while self._items and taken + slot_count(self._items[0]) <= self._batch_max:
+                batch.append(self._items.popleft())
+                taken += slot_count(batch[-1])
+            self._waiting -= taken
+            return batch
 
     def done(self, count: int) -> None:
         """Release ``count`` slots: their events were committed or counted as dropped."""

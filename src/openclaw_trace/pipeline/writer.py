@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 from openclaw_trace.lifecycle import named_target
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.batch import BatchWrites
-from openclaw_trace.pipeline.queue import IngestQueue, inner_kinds
+from openclaw_trace.pipeline.queue import IngestQueue, inner_kinds, slots
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import writes
 
@@ -150,4 +150,4 @@ class BatchWriter:
             for kind, count in inner_kinds(batch).items():
                 self._stats.record_dropped(kind, "write_error", count)
         finally:
-            self._queue.done(len(batch))
+            self._queue.done(slots(batch))
