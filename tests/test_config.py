@@ -38,6 +38,8 @@ def test_environment_then_flags() -> None:
         ({"OCT_DB_PATH": "  "}, "OCT_DB_PATH"),
         ({"OCT_HOST": "a b"}, "OCT_HOST"),
         ({"OCT_PROT": "9090"}, "invalid OCT_PROT='9090': unknown setting"),
+        # The pusher's own parser decides: a CR in a value used to pass here and fail at start.
+        ({"OCT_PUSH_HEADERS": "X-A: a\rb"}, "OCT_PUSH_HEADERS"),
     ],
 )
 def test_bad_values_are_refused_with_one_line(env: dict[str, str], needle: str) -> None:
@@ -56,6 +58,12 @@ def test_secrets_are_masked() -> None:
     shown = load_config({"OCT_INGEST_TOKEN": "hunter2"}).masked()
     assert shown["ingest_token"] == "***"
     assert "hunter2" not in str(shown)
+
+
+def test_push_endpoint_credentials_stay_out_of_the_log() -> None:
+    endpoint = "https://user:pw@collector.example:8443/v1/ingest?token=abc"
+    shown = load_config({"OCT_PUSH_ENDPOINT": endpoint}).masked()
+    assert shown["push_endpoint"] == "https://collector.example:8443/v1/ingest"
 
 
 @pytest.mark.parametrize(

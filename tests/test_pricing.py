@@ -77,6 +77,7 @@ def test_price_file_adds_and_overrides(tmp_path: Path) -> None:
         ('{"m": {"input": -1, "output": 1}}', "must be a number"),
         ('{"m": {"input": "cheap", "output": 1}}', "must be a number"),
         ('{"m": {"input": NaN, "output": 1}}', "must be a number"),
+        ('{"m": {"input": null, "output": 1}}', "must be a number"),  # was a TypeError on every request
     ],
 )
 def test_bad_price_files_say_why(tmp_path: Path, content: str, needle: str) -> None:

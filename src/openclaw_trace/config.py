@@ -16,9 +16,11 @@ from pathlib import Path
 import platformdirs
 
 from openclaw_trace.config_types import (
+    endpoint_label,
     int_range,
     one_of,
     parse_duration_s,
+    parse_headers,
     parse_percent,
     parse_text,
     positive,
@@ -81,11 +83,8 @@ def _parse_url(text: str) -> str:
 
 
 def _parse_headers(text: str) -> str:
-    """``Name: value`` pairs separated by commas or newlines; kept as text, checked here."""
-    for pair in filter(None, (part.strip() for part in text.replace("\n", ",").split(","))):
-        name, sep, _ = pair.partition(":")
-        if not sep or not name.strip() or any(ch.isspace() for ch in name.strip()):
-            raise ValueError("expected 'Name: value' pairs separated by commas")
+    """``Name: value`` pairs separated by commas or newlines; kept as text, checked by the pusher's parser."""
+    parse_headers(text)
     return text.strip()
 
 
@@ -248,6 +247,8 @@ class Config:
         for setting in SETTINGS:
             value = getattr(self, setting.field)
             shown[setting.field] = "***" if setting.secret and value else value
+        if self.push_endpoint:  # credentials or a token in the URL stay out of the log
+            shown["push_endpoint"] = endpoint_label(self.push_endpoint)
         return shown
 
 

@@ -8,6 +8,7 @@ accepted form. Nothing here knows about environment variables.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable
 
 _DURATION_UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -125,3 +126,27 @@ def one_of(*choices: str) -> Callable[[str], str]:
         return lowered
 
     return parse
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """``"Name: value, Name2: value2"`` (commas or newlines) → a dict. Raises ValueError naming the bad pair."""
+    headers: dict[str, str] = {}
+    for pair in text.replace("\n", ",").split(","):
+        if not pair.strip():
+            continue
+        name, sep, value = pair.partition(":")
+        name = name.strip()
+        if not sep or not name or any(c in name for c in " \t\r\n") or any(c in value for c in "\r\n"):
+            raise ValueError(f"bad header pair {pair.strip()!r}: expected 'Name: value'")
+        headers[name] = value.strip()
+    return headers
+
+
+def endpoint_label(endpoint: str) -> str:
+    """The endpoint without credentials or query string: safe to log and to store."""
+    parts = urllib.parse.urlsplit(endpoint)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -150,7 +150,8 @@ def _read_price_file(path: Path) -> dict[str, ModelPrice]:
             raise ValueError(f"{path}: {model!r} needs at least 'input' and 'output' prices")
         values = {key: entry.get(key) for key in ("input", "output", "cache_read", "cache_write")}
         for key, value in values.items():
-            ok = value is None or (
+            optional = key in ("cache_read", "cache_write")  # input and output must be prices
+            ok = (value is None and optional) or (
                 isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
             )
             if not ok:

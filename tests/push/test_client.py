@@ -8,13 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from openclaw_trace.config_types import parse_headers
 from openclaw_trace.push.client import (
+    MAX_RETRY_AFTER_S,
     Outcome,
     PushClient,
     SendResult,
     backoff_delay_s,
     classify,
-    parse_headers,
     parse_retry_after_s,
     retry_wait_s,
 )
@@ -152,3 +153,8 @@ def test_send_reports_failures_as_values() -> None:
 def test_endpoint_must_be_http() -> None:
     with pytest.raises(ValueError, match="http"):
         PushClient("ftp://example.org/x")
+
+
+@pytest.mark.parametrize("value", ["9" * 400, "99999999999", "Fri, 01 Jan 9999 00:00:00 GMT"])
+def test_a_huge_retry_after_is_clamped_not_raised(value: str) -> None:
+    assert parse_retry_after_s(value, NOW) == MAX_RETRY_AFTER_S

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from openclaw_trace.push.cycle import MAX_ERROR_CHARS, CycleReport, endpoint_label
+from openclaw_trace.config_types import endpoint_label
+from openclaw_trace.push.cycle import MAX_ERROR_CHARS, CycleReport
 
 
 @pytest.mark.parametrize(

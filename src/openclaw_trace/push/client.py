@@ -59,6 +59,10 @@ def classify(status: int) -> Outcome:
     return Outcome.PERMANENT
 
 
+# The longest wait a receiver's Retry-After can impose (an hour).
+MAX_RETRY_AFTER_S = 3600
+
+
 def parse_retry_after_s(value: str | None, now_s: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date); None if absent/bad.
 
@@ -71,14 +75,15 @@ def parse_retry_after_s(value: str | None, now_s: float) -> float | None:
     if not text:
         return None
     if text.isascii() and text.isdigit():  # isdigit alone takes '²' and other non-ASCII digits
-        return float(int(text))
+        # Clamped: 400 digits would overflow float(), and a receiver must not park pushing for years.
+        return float(min(int(text[:12]), MAX_RETRY_AFTER_S)) if len(text) <= 12 else float(MAX_RETRY_AFTER_S)
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         return None
-    return max(0.0, when.timestamp() - now_s)
+    return min(max(0.0, when.timestamp() - now_s), float(MAX_RETRY_AFTER_S))
 
 
 def backoff_delay_s(attempt: int, base_s: float, cap_s: float, rand: Callable[[], float]) -> float:
@@ -97,20 +102,6 @@ def retry_wait_s(result: SendResult, attempt: int, base_s: float, cap_s: float, 
     if result.retry_after_s is not None:
         return max(result.retry_after_s, jitter)
     return jitter
-
-
-def parse_headers(text: str) -> dict[str, str]:
-    """``"Name: value, Name2: value2"`` (commas or newlines) → a dict. Raises ValueError naming the bad pair."""
-    headers: dict[str, str] = {}
-    for pair in text.replace("\n", ",").split(","):
-        if not pair.strip():
-            continue
-        name, sep, value = pair.partition(":")
-        name = name.strip()
-        if not sep or not name or any(c in name for c in " \t\r\n") or any(c in value for c in "\r\n"):
-            raise ValueError(f"bad header pair {pair.strip()!r}: expected 'Name: value'")
-        headers[name] = value.strip()
-    return headers
 
 
 class PushClient:

@@ -1,21 +1,10 @@
-"""What one push cycle did (one ``push_log`` row), and the endpoint as it may be logged."""
+"""What one push cycle did (one ``push_log`` row)."""
 
 from __future__ import annotations
 
 import dataclasses
-import urllib.parse
 
 MAX_ERROR_CHARS = 500
-
-
-def endpoint_label(endpoint: str) -> str:
-    """The endpoint without credentials or query string: safe to log and to store."""
-    parts = urllib.parse.urlsplit(endpoint)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @dataclasses.dataclass

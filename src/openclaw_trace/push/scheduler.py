@@ -45,12 +45,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from openclaw_trace.config import Config
+from openclaw_trace.config_types import endpoint_label, parse_headers
 from openclaw_trace.lifecycle import named_target
 from openclaw_trace.pipeline.writer import BatchWriter
 from openclaw_trace.push.batches import Encoder, Request, Sized, halves, iter_unsynced, split
 from openclaw_trace.push.breaker import CircuitBreaker
-from openclaw_trace.push.client import Outcome, PushClient, SendResult, parse_headers, retry_wait_s
-from openclaw_trace.push.cycle import CycleReport, endpoint_label
+from openclaw_trace.push.client import Outcome, PushClient, SendResult, retry_wait_s
+from openclaw_trace.push.cycle import CycleReport
 from openclaw_trace.push.ledger import Ledger, advance, ledger_between
 from openclaw_trace.push.native import NativeEncoder
 from openclaw_trace.push.otlp import OtlpEncoder
