@@ -103,6 +103,11 @@ def test_retries_and_their_exhaustion() -> None:
         "reason": "server_error",
         "delay_ms": 23519,
     }
+    # The same line with a rate-limit reason is still a retry, not an error (it was a rate_limit error).
+    line = json_line("WARN", "agent/embedded", "retry 1/8 for openai/gpt-4o reason=rate_limit: delayMs=900")
+    envelope = event_of(line)
+    assert envelope is not None and envelope.kind == "gateway_event"
+    assert row(envelope)["attributes"]["reason"] == "rate_limit"
     kind, values = real_row(668)
     assert kind == "error" and values["category"] == "retries_exhausted"
     assert values["metadata"]["retries"] == 7 and values["provider"] == "fakellm"

@@ -23,7 +23,6 @@ errors already logged elsewhere, so only their ERROR/FATAL lines count.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -224,6 +223,8 @@ def _failure(line: LogLine, now_ms: int, limits: EventLimits) -> Envelope | None
     exhausted = _RETRIES_EXHAUSTED.search(text)
     if not serious and not exhausted and not _FAILURE_WORDS.search(text):
         return None
+    if not serious and _RETRY.search(text):
+        return None  # a retry announced at WARN is a gateway event, whatever its reason says (rate_limit …)
     extra: dict[str, Any] = {}
     lane = _LANE.search(text)
     if lane:
@@ -346,9 +347,6 @@ def _gateway_event(line: LogLine) -> tuple[str, dict[str, Any]] | None:
         if _CHANNEL_UP.search(message):
             return "channel_connected", {"channel": channel}
     return None
-
-
-Rule = Callable[[LogLine, int, EventLimits], Envelope | None]
 
 
 def classify(line: LogLine, received_at_ms: int, limits: EventLimits) -> Envelope | None:
