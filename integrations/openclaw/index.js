@@ -45,7 +45,7 @@ export function register(api) {
       stop: () => plugin.shutdown(),
     });
   } else {
-    plugin.startDiagnostics(undefined);
+    plugin.startDiagnostics(undefined).catch(() => {}); // never rejects; belt and braces for the gateway
   }
   api?.logger?.info?.(`openclaw-trace: sending to ${config.endpoint}`);
 }

@@ -29,7 +29,7 @@ export async function subscribeDiagnostics(serviceContext, listener, importModul
   const forward = (evt) => listener(evt);
   const bridge = serviceContext?.internalDiagnostics;
   if (typeof bridge?.onEvent === "function") {
-    return { via: "service-context", unsubscribe: asFunction(bridge.onEvent(forward)) };
+    return subscribe("service-context", () => bridge.onEvent(forward));
   }
   let sdk;
   try {
@@ -38,12 +38,21 @@ export async function subscribeDiagnostics(serviceContext, listener, importModul
     return { via: "none", unsubscribe: () => {}, error: `cannot load ${DIAGNOSTIC_MODULE}: ${err?.message ?? err}` };
   }
   if (typeof sdk?.onInternalDiagnosticEvent === "function") {
-    return { via: "sdk-internal", unsubscribe: asFunction(sdk.onInternalDiagnosticEvent(forward)) };
+    return subscribe("sdk-internal", () => sdk.onInternalDiagnosticEvent(forward));
   }
   if (typeof sdk?.onDiagnosticEvent === "function") {
-    return { via: "sdk-public", unsubscribe: asFunction(sdk.onDiagnosticEvent(forward)) };
+    return subscribe("sdk-public", () => sdk.onDiagnosticEvent(forward));
   }
   return { via: "none", unsubscribe: () => {}, error: `${DIAGNOSTIC_MODULE} has no diagnostic listener function` };
+}
+
+// A throwing subscribe function must not reject: the gateway may not catch our promise.
+function subscribe(via, register) {
+  try {
+    return { via, unsubscribe: asFunction(register()) };
+  } catch (err) {
+    return { via: "none", unsubscribe: () => {}, error: `${via} subscription failed: ${err?.message ?? err}` };
+  }
 }
 
 function asFunction(unsubscribe) {

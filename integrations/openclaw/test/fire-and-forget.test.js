@@ -195,6 +195,19 @@ test("diagnostic events: the SDK module is the fallback when the service context
   assert.equal(listeners.length, 2);
 });
 
+test("a subscribe function that throws gives 'none', never a rejected promise", async () => {
+  const config = resolveConfig({ endpoint: await deadEndpoint() });
+  const boom = () => {
+    throw new Error("boom");
+  };
+  const viaSdk = createTracePlugin({ config, importModule: async () => ({ onInternalDiagnosticEvent: boom }) });
+  assert.equal(await viaSdk.startDiagnostics({}), "none");
+  await viaSdk.shutdown(100);
+  const viaBridge = createTracePlugin({ config, importModule: async () => ({}) });
+  assert.equal(await viaBridge.startDiagnostics({ internalDiagnostics: { onEvent: boom } }), "none");
+  await viaBridge.shutdown(100);
+});
+
 test("pending joins and a buffered event never keep the gateway process alive", async () => {
   const index = fileURLToPath(new URL("../index.js", import.meta.url));
   const double = fileURLToPath(new URL("../testing/gateway-double.js", import.meta.url));
