@@ -6,6 +6,7 @@ query, so they stay cheap however large the database grows.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -13,6 +14,8 @@ from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.http import Receive, Scope, Send, send_bytes, send_json
 from openclaw_trace.stats import StatsSnapshot
 from openclaw_trace.storage.connection import file_size, wal_path
+
+log = logging.getLogger("openclaw_trace.api")
 
 # A queue_full drop this recent keeps /health "degraded".
 QUEUE_FULL_DEGRADED_S = 60.0
@@ -65,7 +68,11 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
         "counters": dict(sorted(snapshot.counters.items())),
     }
     for component in ctx.components:
-        section = component.health()
+        try:
+            section = component.health()
+        except Exception as exc:  # /health answers 200 whatever a part does; its section says what broke
+            log.exception("health of %s failed", component.name)
+            section = {"error": f"{type(exc).__name__}: {exc}", "degraded": True}
         if section is not None:
             report[component.name] = section
             # A part that says it is degraded (e.g. push with its circuit open) degrades the whole.
