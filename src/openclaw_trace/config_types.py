@@ -27,9 +27,6 @@ _SIZE_UNITS = {
 }
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
 
 def parse_duration_s(text: str) -> float:
     """``"15s"``, ``"5m"``, ``"500ms"``, ``"2h"``, ``"1d"`` or bare seconds → seconds."""
@@ -47,22 +44,6 @@ def parse_size_bytes(text: str) -> int:
         raise ValueError("expected a size such as 16384, 64KiB, 1MiB or 50MB")
     number, unit = match.groups()
     return int(float(number) * _SIZE_UNITS[unit.lower()])
-
-
-def parse_int(text: str) -> int:
-    try:
-        return int(text.strip(), 10)
-    except ValueError:
-        raise ValueError("expected a whole number") from None
-
-
-def parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError("expected true or false (also 1/0, yes/no, on/off)")
 
 
 def parse_percent(text: str) -> float:

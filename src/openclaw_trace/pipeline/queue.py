@@ -252,8 +252,3 @@ class IngestQueue:
         with self._lock:
             self._closed = True
             self._ready.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        with self._lock:
-            return self._closed

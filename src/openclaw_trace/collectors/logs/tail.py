@@ -276,14 +276,6 @@ class FileFollower:
             self.missed_files += 1
             return None
         return Batch([Line(line.text, current.offset, line.truncated) for line in lines], self._position(current))
-        try:
-            while batch := missed.read_lines(max_lines, final=True):
-                lines.extend(Line(line.text, current.offset, line.truncated) for line in batch)
-            self._remember_finished(missed.identity, missed.head)
-        finally:
-            missed.close()
-        self.missed_files += 1
-        return lines
 
     def _switch_to(self, path: str) -> bool:
         """Leave the followed file for ``path``; False (and nothing changed) if it cannot be opened."""
