@@ -6,8 +6,10 @@ group of lines: the events of those lines plus the upsert of the read
 position (``tail_positions``), which the single writer commits in one
 transaction. So after any stop — graceful or ``kill -9`` — the stored
 position and the stored events agree, and the next start neither loses nor
-repeats a line. Lines that give no event still move the position (a bundle
-with only the upsert).
+repeats a line of the followed file. Lines that give no event still move the
+position (a bundle with only the upsert). Lines read beside it (a missed file,
+the tail of a truncation copy) carry the followed file's position: a stop in
+the middle of those loses their rest (never repeats it); see the README.
 
 The queue is never a reason to drop: when ``offer_all`` refuses, the tailer
 waits (on its stop Event) and offers the same bundle again; the file is the
