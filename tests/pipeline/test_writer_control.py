@@ -169,3 +169,19 @@ def test_a_full_database_during_a_bundles_row_by_row_fallback_retries_it(pipelin
     assert models == ["big", "ok"]
     assert rows(pipeline.db_path, "SELECT position FROM test_position") == [{"position": 9}]
     assert pipeline.stats.snapshot().dropped == {"write_error": {"trace": 1}}
+
+
+def test_at_shutdown_a_locked_database_gives_up_counted_and_only_once_per_batch(pipeline: Pipeline) -> None:
+    pipeline.conn.execute("PRAGMA busy_timeout=20")  # SQLITE_BUSY after 20 ms instead of 10 s
+    blocker = hold_write_lock(pipeline.db_path)
+    try:
+        for batch in range(4):  # four batches of 50, all stuck behind the lock
+            assert pipeline.queue.offer_many(traces([f"m{batch}-{i}" for i in range(50)])) == 50
+        assert pipeline.writer.stop(30)  # the backoff waits are cut short by the stop
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    snap = pipeline.stats.snapshot()
+    assert snap.dropped == {"write_error": {"trace": 200}}
+    assert snap.received == {"trace": 200} and snap.written == {}
+    assert pipeline.queue.depth() == 0

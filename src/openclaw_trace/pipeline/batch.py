@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -86,6 +85,7 @@ class BatchWrites:
         # Runs while a batch waits to be retried: control tasks (upkeep freeing
         # space, the pusher marking rows) must not starve behind a busy database.
         self._between_retries = between_retries
+        self._gave_up = False  # a batch was given up at shutdown
 
     def write(self, batch: list[Envelope]) -> None:
         """Commit or count every envelope of ``batch``; returns only when each is settled.
@@ -126,7 +126,10 @@ class BatchWrites:
                 return
             except DatabaseUnavailable as exc:
                 self._stats.record_write_failure(str(exc), exc.db_error)
-                if self._stopping.is_set() and tries >= len(RETRY_BACKOFF_S):
+                # At shutdown each batch gets one round of retries; once one batch gave up,
+                # the rest give up at their first failure, so the drain fits the deadline.
+                if self._stopping.is_set() and (self._gave_up or tries >= len(RETRY_BACKOFF_S)):
+                    self._gave_up = True
                     log.error("giving up on %d events at shutdown: %s", _count(pending), exc)
                     for kind, rows in pending.items():
                         self._stats.record_dropped(kind, "write_error", len(rows))
@@ -136,7 +139,7 @@ class BatchWrites:
                 log.warning("database unavailable, retrying in %.2fs: %s", delay, exc)
                 tries += 1
                 self._between_retries()
-                time.sleep(delay)
+                self._stopping.wait(delay)  # a stop cuts the wait short
 
     def _write_plain(self, pending: dict[str, list[Row]]) -> None:
         """One autocommitted multi-row INSERT per kind; settled kinds leave ``pending``."""
