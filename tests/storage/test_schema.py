@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from openclaw_trace.storage import schema
-from openclaw_trace.storage.connection import open_read_connection, open_write_connection
+from openclaw_trace.storage.connection import immediate_transaction, open_read_connection, open_write_connection
 
 
 def test_pragmas_and_permissions(tmp_path: Path) -> None:
@@ -70,3 +70,20 @@ def test_read_connections_cannot_write(tmp_path: Path) -> None:
         reader.execute("INSERT INTO push_log (started_at, status) VALUES (1, 'x')")
     reader.close()
     writer.close()
+
+
+def test_a_transaction_sqlite_already_rolled_back_keeps_the_real_error(tmp_path: Path) -> None:
+    conn = open_write_connection(str(tmp_path / "t.db"))
+
+    def fails_after_sqlite_rolled_back() -> None:
+        with immediate_transaction(conn):
+            conn.execute("ROLLBACK")  # what SQLite does by itself on some disk-full or I/O errors
+            raise ValueError("the real error")
+
+    with pytest.raises(ValueError, match="the real error"):
+        fails_after_sqlite_rolled_back()
+    assert not conn.in_transaction
+    with immediate_transaction(conn):
+        conn.execute("CREATE TABLE t (x)")
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    conn.close()

@@ -29,6 +29,7 @@ from openclaw_trace.pipeline.ids import uuid4_strings
 from openclaw_trace.pipeline.queue import BUNDLE
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import writes
+from openclaw_trace.storage.connection import immediate_transaction
 
 log = logging.getLogger("openclaw_trace.writer")
 
@@ -176,21 +177,18 @@ class BatchWrites:
         written: dict[str, int] = {}
         refused: dict[str, int] = {}
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            for kind, rows in pending.items():
-                try:
-                    writes.insert_rows(self._conn, kind, rows)
-                    written[kind] = len(rows)
-                except Exception as exc:
-                    if classify(exc) is not None:
-                        raise
-                    written[kind], refused[kind] = self._insert_each(kind, rows)
-            for sql, params in statements:
-                self._conn.execute(sql, params)
-            self._conn.execute("COMMIT")
+            with immediate_transaction(self._conn):
+                for kind, rows in pending.items():
+                    try:
+                        writes.insert_rows(self._conn, kind, rows)
+                        written[kind] = len(rows)
+                    except Exception as exc:
+                        if classify(exc) is not None:
+                            raise
+                        written[kind], refused[kind] = self._insert_each(kind, rows)
+                for sql, params in statements:
+                    self._conn.execute(sql, params)
         except Exception as exc:
-            if self._conn.in_transaction:  # SQLite may have rolled back already (FULL, IOERR)
-                self._conn.execute("ROLLBACK")
             unavailable = classify(exc)
             if unavailable is not None:
                 raise unavailable from exc

@@ -22,6 +22,7 @@ from openclaw_trace.pipeline.batch import BatchWrites
 from openclaw_trace.pipeline.queue import IngestQueue, inner_kinds, slots
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import writes
+from openclaw_trace.storage.connection import immediate_transaction
 
 log = logging.getLogger("openclaw_trace.writer")
 
@@ -48,13 +49,8 @@ class _Call(Generic[T]):
             if not self.transaction:
                 self.future.set_result(self.fn(self.conn))
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(self.conn):
                 result = self.fn(self.conn)
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
             self.future.set_result(result)
         except Exception as exc:
             self.future.set_exception(exc)

@@ -7,8 +7,10 @@ a bug in a read path cannot write.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 10_000
@@ -71,3 +73,21 @@ def file_size(path: str) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
+
+
+@contextlib.contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back if the body raises.
+
+    SQLite may already have rolled back by itself (disk full, I/O error): then
+    the ROLLBACK is skipped, so its "no transaction is active" never hides
+    the error that caused it.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

@@ -17,6 +17,8 @@ import dataclasses
 import sqlite3
 import time
 
+from openclaw_trace.storage.connection import immediate_transaction
+
 DATA_TABLES = ("llm_traces", "error_events", "system_metrics", "otel_metrics", "gateway_events")
 
 
@@ -180,8 +182,7 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
     for migration in MIGRATIONS:
         if migration.version <= version:
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(conn):
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
@@ -193,9 +194,5 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
                 (migration.version, migration.name, time.time_ns() // 1_000_000),
             )
             conn.execute(f"PRAGMA user_version={migration.version}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         applied.append(migration.version)
     return applied
