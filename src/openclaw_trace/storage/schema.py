@@ -17,9 +17,10 @@ import dataclasses
 import sqlite3
 import time
 
+from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import immediate_transaction
 
-DATA_TABLES = ("llm_traces", "error_events", "system_metrics", "otel_metrics", "gateway_events")
+DATA_TABLES = tuple(writes.TABLES.values())  # the tables of events (not push_log, not positions)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -84,12 +84,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Event kind -> its table; in this order upkeep visits and push sends them.
 TABLES: dict[str, str] = {
     "trace": "llm_traces",
     "error": "error_events",
     "system_metric": "system_metrics",
-    "gateway_event": "gateway_events",
     "metric_point": "otel_metrics",
+    "gateway_event": "gateway_events",
 }
 
 
