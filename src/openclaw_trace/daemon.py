@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import socket
@@ -221,7 +222,7 @@ class Daemon:
         """One PASSIVE checkpoint on the writer thread, between two batches; False if it did not run."""
         try:
             self.writer.call(
-                lambda conn: writes.checkpoint(conn, "PASSIVE"), FINISH_CHECKPOINT_TIMEOUT_S, transaction=False
+                functools.partial(writes.checkpoint, mode="PASSIVE"), FINISH_CHECKPOINT_TIMEOUT_S, transaction=False
             )
         except (WriterStopped, TimeoutError, sqlite3.Error) as exc:
             log.debug("writer-side checkpoint did not run: %s", exc)

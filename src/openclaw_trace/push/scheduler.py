@@ -35,6 +35,7 @@ called directly, without ``start`` (``openclaw-trace push --once``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import random
@@ -56,7 +57,7 @@ from openclaw_trace.push.ledger import Ledger, advance, ledger_between
 from openclaw_trace.push.native import NativeEncoder
 from openclaw_trace.push.otlp import OtlpEncoder
 from openclaw_trace.stats import Stats, StatsSnapshot
-from openclaw_trace.storage import schema
+from openclaw_trace.storage import schema, writes
 from openclaw_trace.storage.connection import open_read_connection
 
 if TYPE_CHECKING:  # only the two fields it sets; push does not depend on the HTTP layer
@@ -336,17 +337,10 @@ class PushScheduler:
         id_list = json.dumps(row_ids)
         trace_id_list = json.dumps([trace_id for _, trace_id in sent])
 
-        def mark(conn: Any) -> int:
-            # The trace_id check keeps a reused id (a deleted row's) from being marked.
-            cursor = conn.execute(
-                f"UPDATE {table} SET synced = 1, pushed_at = ?"
-                " WHERE synced = 0 AND id IN (SELECT value FROM json_each(?))"
-                " AND trace_id IN (SELECT value FROM json_each(?))",
-                (pushed_at, id_list, trace_id_list),
-            )
-            return int(cursor.rowcount)
-
         try:
+            mark = functools.partial(
+                writes.mark_pushed, table=table, pushed_at_ms=pushed_at, id_list=id_list, trace_id_list=trace_id_list
+            )
             marked = self._writer.call(mark)
         except Exception as exc:
             # Acknowledged but not marked: they go again next time (the receiver de-duplicates by trace_id).
@@ -421,13 +415,7 @@ class PushScheduler:
             report.error,
         )
         try:
-            self._writer.call(
-                lambda conn: conn.execute(
-                    "INSERT INTO push_log (started_at, duration_ms, status, endpoint, format, events, batches,"
-                    " bytes, http_status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-            )
+            self._writer.call(functools.partial(writes.record_push_cycle, row=row))
         except Exception as exc:
             log.warning("could not record the push cycle: %s", exc)
             self._count("push.log_failures")

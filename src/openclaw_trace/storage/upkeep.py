@@ -28,6 +28,7 @@ under ``upkeep``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import sqlite3
@@ -120,6 +121,11 @@ def delete_oldest(conn: sqlite3.Connection, synced: int, limit: int) -> int:
         cursor = conn.execute(f"DELETE FROM {table} WHERE synced = ? AND created_at <= ?", (synced, cutoff))
         deleted += max(0, cursor.rowcount)
     return deleted
+
+
+def delete_push_log_before(conn: sqlite3.Connection, cutoff_ms: int) -> int:
+    """Delete the push cycles recorded before ``cutoff_ms``; the count."""
+    return max(0, conn.execute("DELETE FROM push_log WHERE started_at < ?", (cutoff_ms,)).rowcount)
 
 
 def vacuum_step(conn: sqlite3.Connection, pages: int) -> int:
@@ -253,18 +259,15 @@ class StorageUpkeep(ThreadedPart):
         now_ms = self._clock_ms()
         cutoff = now_ms - self._retention_ms
         for synced, reason in ((0, "retention_unpushed"), (1, "retention_pushed")):
-
-            def expire(conn: sqlite3.Connection, synced: int = synced) -> int:
-                return delete_older_than(conn, cutoff, synced, self._chunk)
-
+            # Control calls are plain functions with their arguments bound, never
+            # closures: the writer may run them in another process (pickled).
+            expire = functools.partial(delete_older_than, cutoff_ms=cutoff, synced=synced, limit=self._chunk)
             while not self._stop.is_set():
                 count = self._writer.call(expire)
                 deleted[reason] += count
                 if count == 0:
                     break
-        deleted["push_log"] += self._writer.call(
-            lambda c: max(0, c.execute("DELETE FROM push_log WHERE started_at < ?", (cutoff,)).rowcount)
-        )
+        deleted["push_log"] += self._writer.call(functools.partial(delete_push_log_before, cutoff_ms=cutoff))
 
         live = self._writer.call(live_bytes, transaction=False)
         disk = self._measure_disk()
@@ -316,7 +319,7 @@ class StorageUpkeep(ThreadedPart):
             disk_over = disk is not None and disk > disk_limit
             if live <= db_target and not disk_over:
                 break
-            count = self._writer.call(lambda c: delete_oldest(c, synced, self._chunk))
+            count = self._writer.call(functools.partial(delete_oldest, synced=synced, limit=self._chunk))
             deleted[reason] += count
             if count == 0:
                 break
@@ -331,14 +334,14 @@ class StorageUpkeep(ThreadedPart):
         freed = 0
         remaining = self._writer.call(_freelist, transaction=False)
         while remaining > 0 and not self._stop.is_set():
-            left = self._writer.call(lambda c: vacuum_step(c, VACUUM_STEP_PAGES), transaction=False)
+            left = self._writer.call(functools.partial(vacuum_step, pages=VACUUM_STEP_PAGES), transaction=False)
             freed += remaining - left
             if left >= remaining:
                 break  # nothing more could be freed (should not happen): do not spin
             remaining = left
         if freed:
             # Truncating pages happens in the WAL; the file itself shrinks when they are checkpointed.
-            self._writer.call(lambda c: checkpoint(c, "PASSIVE"), transaction=False)
+            self._writer.call(functools.partial(checkpoint, mode="PASSIVE"), transaction=False)
         return freed
 
     def _measure_disk(self) -> float | None:

@@ -124,3 +124,29 @@ def checkpoint(conn: sqlite3.Connection, mode: str = "TRUNCATE") -> tuple[int, i
         raise ValueError(f"unknown checkpoint mode {mode!r}")
     busy, log, done = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
     return int(busy), int(log), int(done)
+
+
+def mark_pushed(conn: sqlite3.Connection, table: str, pushed_at_ms: int, id_list: str, trace_id_list: str) -> int:
+    """Mark the rows of ``table`` whose ids are in both JSON lists as pushed; the count.
+
+    The trace_id check keeps a reused id (a deleted row's) from being marked.
+    """
+    if table not in TABLES.values():
+        raise ValueError(f"unknown data table {table!r}")
+    cursor = conn.execute(
+        f"UPDATE {table} SET synced = 1, pushed_at = ?"
+        " WHERE synced = 0 AND id IN (SELECT value FROM json_each(?))"
+        " AND trace_id IN (SELECT value FROM json_each(?))",
+        (pushed_at_ms, id_list, trace_id_list),
+    )
+    return int(cursor.rowcount)
+
+
+def record_push_cycle(conn: sqlite3.Connection, row: Sequence[Any]) -> None:
+    """Insert one ``push_log`` row: (started_at, duration_ms, status, endpoint, format, events, batches,
+    bytes, http_status, error)."""
+    conn.execute(
+        "INSERT INTO push_log (started_at, duration_ms, status, endpoint, format, events, batches,"
+        " bytes, http_status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
