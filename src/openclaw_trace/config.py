@@ -206,6 +206,14 @@ SETTINGS: tuple[Setting, ...] = (
         "15s",
         "Deadline for a graceful stop: stop accepting, drain the queue, checkpoint, close.",
     ),
+    Setting(
+        "WRITER",
+        one_of("auto", "process", "thread"),
+        "auto",
+        "Where the single SQLite writer runs: 'process' (a child process, so that it never competes with"
+        " the HTTP loop for the GIL), 'thread' (inside the daemon), or 'auto' (a process when the daemon"
+        " may use two or more CPUs, else a thread).",
+    ),
 )
 
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -240,6 +248,7 @@ class Config:
     push_headers: str = ""
     log_path: str = ""
     shutdown_timeout: float = 15.0
+    writer: str = "auto"
 
     def masked(self) -> dict[str, object]:
         """The settings as a dict with secrets hidden, for the start-up log line."""

@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +35,8 @@ from openclaw_trace.config import Config, ConfigError
 from openclaw_trace.lifecycle import Component, named_target
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
-from openclaw_trace.pipeline.writer import BatchWriter, WriterStopped
+from openclaw_trace.pipeline.writer import BatchWriter, Writer, WriterStopped
+from openclaw_trace.pipeline.writer_process import WriterProcess
 from openclaw_trace.pricing import load_prices
 from openclaw_trace.push.scheduler import PushScheduler
 from openclaw_trace.stats import Stats
@@ -80,6 +83,19 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def writer_mode(setting: str) -> str:
+    """``OCT_WRITER`` resolved: 'auto' is a process when this process may run on two CPUs or more.
+
+    On one CPU a second process only adds its memory: the loop and the
+    writer share the core either way. Elsewhere than Linux, a thread.
+    """
+    if setting != "auto":
+        return setting
+    if sys.platform != "linux":
+        return "thread"
+    return "process" if len(os.sched_getaffinity(0)) >= 2 else "thread"
+
+
 class Daemon:
     """One running openclaw-trace. ``run()`` for the CLI; ``start()``/``stop()`` for tests."""
 
@@ -91,16 +107,28 @@ class Daemon:
             prices = load_prices(config.prices_file)
         except ValueError as exc:
             raise ConfigError("OCT_PRICES_FILE", config.prices_file, str(exc)) from None
-        self._conn: sqlite3.Connection = open_write_connection(config.db_path)
+        conn = open_write_connection(config.db_path)
         try:
-            schema.migrate(self._conn)
+            schema.migrate(conn)
             self._sock = bind_socket(config.host, config.port)
         except BaseException:
-            self._conn.close()
+            conn.close()
             raise
-        self.writer = BatchWriter(self._conn, self.queue, self.stats)
-        # Checkpoints run on their own thread; the writer's commits never do one.
-        self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        self.writer_mode = writer_mode(config.writer)
+        self.writer: Writer
+        # The write connection, while this process holds it (thread mode; the final checkpoint).
+        self._conn: sqlite3.Connection | None
+        if self.writer_mode == "process":
+            # SQLite must not see a fork with a connection open: the child would inherit
+            # its record of the file's locks without the locks (SQLITE_PROTOCOL).
+            conn.close()
+            self._conn = None
+            self.writer = WriterProcess(config.db_path, self.queue, self.stats)
+        else:
+            # Checkpoints run on their own thread; the writer's commits never do one.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._conn = conn
+            self.writer = BatchWriter(conn, self.queue, self.stats)
         self.checkpointer = WalCheckpointer(
             config.db_path,
             interval_s=config.wal_checkpoint_interval,
@@ -229,6 +257,21 @@ class Daemon:
             return False
         return True
 
+    def _final_checkpoint(self) -> None:
+        """Copy the WAL back and truncate it, on the writer's connection (after the writer stopped)."""
+        try:
+            conn = self._conn or open_write_connection(self.config.db_path)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("final WAL checkpoint failed: %s", exc)
+            return
+        try:
+            writes.checkpoint(conn, "TRUNCATE")
+        except sqlite3.Error as exc:
+            log.warning("final WAL checkpoint failed: %s", exc)
+        finally:
+            conn.close()
+            self._conn = None
+
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._stop_deadline is not None:
             log.warning("already stopping; signal %s ignored", signal.Signals(signum).name)
@@ -249,6 +292,7 @@ class Daemon:
                     "db_path": self.config.db_path,
                     "listen": self.url,
                     "unsynced_rows": self.stats.snapshot().unsynced,
+                    "writer": self.writer_mode,
                 }
             },
         )
@@ -294,11 +338,7 @@ class Daemon:
         self.checkpointer.stop(max(0.1, self._remaining_s() - 0.2))
         lost = self.queue.depth()
         if drained:
-            try:
-                writes.checkpoint(self._conn, "TRUNCATE")
-            except sqlite3.Error as exc:
-                log.warning("final WAL checkpoint failed: %s", exc)
-            self._conn.close()
+            self._final_checkpoint()
         else:
             # The writer still owns the connection; SQLite keeps what was committed.
             self.exit_code = 1

@@ -22,12 +22,11 @@ import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.ids import uuid4_strings
 from openclaw_trace.pipeline.queue import BUNDLE
-from openclaw_trace.stats import Stats
 from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import immediate_transaction
 
@@ -40,6 +39,18 @@ RETRY_BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 
 Row = tuple[Any, ...]
 Statement = tuple[str, Sequence[Any]]
+
+
+class WriteCounters(Protocol):
+    """The counters a batch moves: ``Stats``, or the writer process's stand-in that forwards them."""
+
+    def record_written(self, kind: str, count: int) -> None: ...
+
+    def record_dropped(self, kind: str, reason: str, count: int = 1) -> None: ...
+
+    def record_write_ok(self) -> None: ...
+
+    def record_write_failure(self, error: str, db_error: bool) -> None: ...
 
 
 class DatabaseUnavailable(Exception):
@@ -76,7 +87,7 @@ class BatchWrites:
     def __init__(
         self,
         conn: sqlite3.Connection,
-        stats: Stats,
+        stats: WriteCounters,
         stopping: threading.Event,
         between_retries: Callable[[], None] = lambda: None,
     ) -> None:

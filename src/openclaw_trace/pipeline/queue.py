@@ -201,27 +201,45 @@ class IngestQueue:
         ``flush`` is waiting, or when the queue is closed. The events keep
         their slots until ``done``.
         """
+        batches = self.take_batches(1)
+        return batches[0] if batches else []
+
+    def take_batches(self, max_batches: int) -> list[list[Envelope]]:
+        """``take_batch``, then as many more as are due already, up to ``max_batches`` in all.
+
+        For a consumer whose every wake-up costs (a thread that waits for the
+        GIL behind a busy event loop): it takes what is due in one go. The
+        extra batches are full ones, or the rest once closed or flushed.
+        """
         with self._lock:
             while not self._items and not self._control and not (self._closed and self._released):
                 self._ready.wait()
             if not self._items or self._control:
                 return []
             deadline = time.monotonic() + self._window_s
-            while (
-                self._waiting < self._batch_max and not self._closed and not self._flush_waiters and not self._control
-            ):
+            while not self._due_now():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._ready.wait(remaining)
-            # Up to batch_max events; a bundle is never split, so one may go alone.
-            batch = [self._items.popleft()]
-            taken = slot_count(batch[0])
-            while self._items and taken + slot_count(self._items[0]) <= self._batch_max:
-                batch.append(self._items.popleft())
-                taken += slot_count(batch[-1])
-            self._waiting -= taken
-            return batch
+            batches = [self._pop_batch()]
+            while len(batches) < max_batches and self._items and self._due_now():
+                batches.append(self._pop_batch())
+            return batches
+
+    def _due_now(self) -> bool:
+        """A batch is due without waiting for the window (lock held)."""
+        return self._waiting >= self._batch_max or self._closed or self._flush_waiters > 0 or bool(self._control)
+
+    def _pop_batch(self) -> list[Envelope]:
+        """Up to batch_max events; a bundle is never split, so one may go alone (lock held)."""
+        batch = [self._items.popleft()]
+        taken = slot_count(batch[0])
+        while self._items and taken + slot_count(self._items[0]) <= self._batch_max:
+            batch.append(self._items.popleft())
+            taken += slot_count(batch[-1])
+        self._waiting -= taken
+        return batch
 
     def done(self, count: int) -> None:
         """Release ``count`` slots: their events were committed or counted as dropped."""

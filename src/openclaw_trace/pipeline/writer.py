@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from openclaw_trace.lifecycle import named_target
 from openclaw_trace.model import Envelope
@@ -31,6 +31,23 @@ T = TypeVar("T")
 
 class WriterStopped(RuntimeError):
     """The writer has finished; it takes no more work."""
+
+
+class Writer(Protocol):
+    """The single writer, as the daemon's parts see it: ``BatchWriter`` or ``WriterProcess``."""
+
+    def start(self) -> None: ...
+
+    def flush(self, timeout_s: float) -> bool: ...
+
+    def call(
+        self, fn: Callable[[sqlite3.Connection], T], timeout_s: float = 30.0, *, transaction: bool = True
+    ) -> T: ...
+
+    def stop(self, timeout_s: float) -> bool: ...
+
+    @property
+    def alive(self) -> bool: ...
 
 
 class _Call(Generic[T]):

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from openclaw_trace.config import Config
 from openclaw_trace.config_types import endpoint_label, parse_headers
 from openclaw_trace.lifecycle import named_target
-from openclaw_trace.pipeline.writer import BatchWriter
+from openclaw_trace.pipeline.writer import Writer
 from openclaw_trace.push.batches import Encoder, Request, Sized, halves, iter_unsynced, split
 from openclaw_trace.push.breaker import CircuitBreaker
 from openclaw_trace.push.client import Outcome, PushClient, SendResult, retry_wait_s
@@ -81,7 +81,7 @@ class PushScheduler:
     def __init__(
         self,
         db_path: str,
-        writer: BatchWriter,
+        writer: Writer,
         client: PushClient,
         encoder: Encoder,
         *,
@@ -139,7 +139,7 @@ class PushScheduler:
 
     @classmethod
     def from_config(
-        cls, config: Config, writer: BatchWriter, stats: Stats | None, ctx: AppContext | None = None, **overrides: Any
+        cls, config: Config, writer: Writer, stats: Stats | None, ctx: AppContext | None = None, **overrides: Any
     ) -> PushScheduler:
         """The scheduler the settings describe (``push_endpoint`` must be set)."""
         client = PushClient(config.push_endpoint, token=config.push_token, headers=parse_headers(config.push_headers))

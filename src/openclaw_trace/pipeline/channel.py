@@ -1,0 +1,107 @@
+"""A one-way pipe of pickled messages between the daemon and its writer process.
+
+Each message is a 4-byte big-endian length and a pickle. The reading side
+takes everything the pipe holds in one ``os.read`` and returns every whole
+message in it: a thread of the daemon that waits for the GIL behind a busy
+event loop pays that wait once per read, not once per message (with
+``multiprocessing.Connection`` it paid it twice per message, header and body).
+
+Both ends trust each other: they are the same program on either side of a
+``fork``. Nothing from outside ever reaches a channel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pickle
+import struct
+import threading
+from typing import Any
+
+_HEADER = struct.Struct(">I")
+READ_SIZE = 1 << 20
+# Linux lets an unprivileged process grow a pipe to /proc/sys/fs/pipe-max-size (1 MiB by
+# default); a larger pipe lets the sender run ahead by a few batches instead of waiting.
+PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+class ChannelClosed(Exception):
+    """The other end is gone: the pipe was closed or broke."""
+
+
+def pipe() -> tuple[int, int]:
+    """A pipe (read fd, write fd), enlarged where the system allows, not inherited by exec'd programs."""
+    read_fd, write_fd = os.pipe()
+    with contextlib.suppress(OSError):  # the default 64 KiB works, only with more waiting
+        fcntl.fcntl(write_fd, _F_SETPIPE_SZ, PIPE_SIZE)
+    return read_fd, write_fd
+
+
+class ChannelWriter:
+    """Sends messages; thread-safe (one lock around each whole message). Blocks while the pipe is full."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()
+
+    def send(self, message: Any) -> None:
+        """Send one message; ``ChannelClosed`` when the reader is gone."""
+        payload = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        data = memoryview(_HEADER.pack(len(payload)) + payload)
+        with self._lock:
+            try:
+                while data:
+                    data = data[os.write(self._fd, data) :]
+            except OSError as exc:  # EPIPE, or the fd closed under us
+                raise ChannelClosed(str(exc)) from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+class ChannelReader:
+    """Receives messages; one thread only."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
+
+    def receive(self) -> list[Any]:
+        """Block until at least one whole message is here; return all that are. ``ChannelClosed`` at the end."""
+        messages: list[Any] = []
+        while not messages:
+            try:
+                chunk = os.read(self._fd, READ_SIZE)
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from None
+            if not chunk:
+                raise ChannelClosed("the other end closed the pipe")
+            self._buffer += chunk
+            messages = self._take_whole()
+        return messages
+
+    def _take_whole(self) -> list[Any]:
+        messages = []
+        buffer = self._buffer
+        start = 0
+        while len(buffer) - start >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(buffer, start)
+            end = start + _HEADER.size + length
+            if end > len(buffer):
+                break
+            messages.append(pickle.loads(buffer[start + _HEADER.size : end]))
+            start = end
+        if start:
+            del buffer[:start]
+        return messages
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
