@@ -28,7 +28,7 @@ RESULTS_DIR = REPO / "bench" / "results"
 FULL_ROWS = 1_000_000
 QUICK_ROWS = 20_000
 QUICK_DURATION_S = 2.0
-SERVER_CPUS, WRK_CPUS = "0", "1"
+SERVER_CPUS, WRK_CPUS = "0,1", "1"
 # The daemon's own stop deadline; the runner kills it only well after that.
 SHUTDOWN_TIMEOUT_S = 60
 

@@ -28,6 +28,7 @@ class Process:
         self.log_path = tmp_path / "daemon.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("OCT_")}
         full_env.update({"OCT_PORT": "0", "OCT_DB_PATH": self.db_path, **(env or {})})
+        self.writer = full_env.get("OCT_WRITER", "thread")
         self.log_file = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "openclaw_trace", "serve"],
@@ -58,9 +59,24 @@ class Process:
         return code
 
 
-@pytest.fixture
-def process(tmp_path: Path) -> Iterator[Process]:
-    proc = Process(tmp_path)
+def child_pids(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its reaper."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture(params=["thread", "process"])
+def process(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Process]:
+    """The daemon with its writer in a thread, then in a child process (OCT_WRITER)."""
+    proc = Process(tmp_path, {"OCT_WRITER": request.param})
     yield proc
     if proc.proc.poll() is None:
         proc.proc.kill()
@@ -204,8 +220,15 @@ def test_kill_9_loses_no_committed_row_and_the_database_opens(process: Process) 
     for _ in range(20):  # more in flight when the process dies
         client.post("/v1/traces", [{"provider": "p", "model": "in-flight"}] * 25)
     client.close()
+    children = child_pids(process.proc.pid)
+    assert len(children) == (1 if process.writer == "process" else 0)
     process.proc.kill()
     process.proc.wait(10)
+    # A writer process sees its channel end, settles what it holds and exits by itself.
+    deadline = time.monotonic() + 20
+    while any(running(pid) for pid in children):
+        assert time.monotonic() < deadline, f"writer process {children} outlived the daemon"
+        time.sleep(0.02)
     check = sqlite3.connect(process.db_path)
     assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert check.execute("SELECT count(*) FROM llm_traces WHERE model = 'committed'").fetchone()[0] == 500

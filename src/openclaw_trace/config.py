@@ -208,11 +208,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WRITER",
-        one_of("auto", "process", "thread"),
-        "auto",
-        "Where the single SQLite writer runs: 'process' (a child process, so that it never competes with"
-        " the HTTP loop for the GIL), 'thread' (inside the daemon), or 'auto' (a process when the daemon"
-        " may use two or more CPUs, else a thread).",
+        one_of("thread", "process"),
+        "thread",
+        "Where the single SQLite writer runs: 'thread' (inside the daemon) or 'process' (a child"
+        " process with its own GIL; measured slower here, see docs/benchmarks.md).",
     ),
 )
 
@@ -248,7 +247,7 @@ class Config:
     push_headers: str = ""
     log_path: str = ""
     shutdown_timeout: float = 15.0
-    writer: str = "auto"
+    writer: str = "thread"
 
     def masked(self) -> dict[str, object]:
         """The settings as a dict with secrets hidden, for the start-up log line."""

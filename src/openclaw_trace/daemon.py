@@ -13,11 +13,9 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import signal
 import socket
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -83,19 +81,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def writer_mode(setting: str) -> str:
-    """``OCT_WRITER`` resolved: 'auto' is a process when this process may run on two CPUs or more.
-
-    On one CPU a second process only adds its memory: the loop and the
-    writer share the core either way. Elsewhere than Linux, a thread.
-    """
-    if setting != "auto":
-        return setting
-    if sys.platform != "linux":
-        return "thread"
-    return "process" if len(os.sched_getaffinity(0)) >= 2 else "thread"
-
-
 class Daemon:
     """One running openclaw-trace. ``run()`` for the CLI; ``start()``/``stop()`` for tests."""
 
@@ -114,7 +99,7 @@ class Daemon:
         except BaseException:
             conn.close()
             raise
-        self.writer_mode = writer_mode(config.writer)
+        self.writer_mode = config.writer
         self.writer: Writer
         # The write connection, while this process holds it (thread mode; the final checkpoint).
         self._conn: sqlite3.Connection | None

@@ -21,6 +21,7 @@ import os
 import signal
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,8 @@ from openclaw_trace.storage.connection import immediate_transaction, open_write_
 
 log = logging.getLogger("openclaw_trace.writer")
 
+# Settled batches wait at most this long for more to be answered with them.
+ANSWER_DELAY_S = 0.005
 # The counters the child may move; the daemon replays exactly these on its Stats.
 COUNTER_METHODS = frozenset({"record_written", "record_dropped", "record_write_ok", "record_write_failure"})
 
@@ -127,7 +130,12 @@ class Inbox:
                 self._lock.wait()
             if self._calls or not self._batches:
                 return None
-            return self._batches.popleft()
+            slot_count, rows = self._batches.popleft()
+        return slot_count, [Envelope._make(row) for row in rows]
+
+    def batch_waiting(self) -> bool:
+        with self._lock:
+            return bool(self._batches) and not self._calls
 
     def finished(self) -> bool:
         with self._lock:
@@ -150,6 +158,9 @@ class ChildWriter:
         self._outbox = outbox
         self._counters = CounterLog()
         self._writes = BatchWrites(conn, self._counters, inbox.stopping, between_retries=self._run_calls)
+        self._unanswered_batches = 0  # written, not yet answered
+        self._unanswered_slots = 0
+        self._unanswered_since = 0.0
 
     def run(self) -> None:
         unsynced = writes.count_unsynced(self._conn, list(writes.TABLES.values()))
@@ -159,6 +170,10 @@ class ChildWriter:
             item = self._inbox.next()
             if item is not None:
                 self._write(*item)
+                # Settled batches are answered together while more are waiting (up to a
+                # time limit), so that the daemon's reader wakes once for several.
+                if not self._inbox.batch_waiting() or time.monotonic() - self._unanswered_since >= ANSWER_DELAY_S:
+                    self._answer_batches()
             elif self._inbox.finished():
                 return
 
@@ -169,10 +184,21 @@ class ChildWriter:
             log.exception("writer failed on a batch of %d envelopes", len(batch))
             for kind, count in inner_kinds(batch).items():
                 self._counters.record_dropped(kind, "write_error", count)
-        self._answer(("done", slot_count, self._counters.take()))
+        if not self._unanswered_batches:
+            self._unanswered_since = time.monotonic()
+        self._unanswered_batches += 1
+        self._unanswered_slots += slot_count
+
+    def _answer_batches(self) -> None:
+        if self._unanswered_batches:
+            self._answer(("done", self._unanswered_batches, self._unanswered_slots, self._counters.take()))
+            self._unanswered_batches = self._unanswered_slots = 0
 
     def _run_calls(self) -> None:
-        for call_id, fn, transaction in self._inbox.take_calls():
+        calls = self._inbox.take_calls()
+        if calls:
+            self._answer_batches()  # a call's answer never overtakes the batches before it
+        for call_id, fn, transaction in calls:
             try:
                 answer: tuple[Any, ...] = ("result", call_id, True, run_call(self._conn, fn, transaction))
             except Exception as exc:

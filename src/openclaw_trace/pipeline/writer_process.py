@@ -194,15 +194,19 @@ class WriterProcess:
             self._send(("close",))
 
     def _send_batches(self, batches: list[list[Envelope]]) -> None:
-        entries = [(slots(batch), batch) for batch in batches]
+        settle = [(slots(batch), inner_kinds(batch)) for batch in batches]
         with self._lock:
             gone = self._gone
             if not gone:
-                self._in_flight.extend((count, inner_kinds(batch)) for count, batch in entries)
+                self._in_flight.extend(settle)
         if gone:
-            for count, batch in entries:
-                self._drop(count, inner_kinds(batch))
+            for count, kinds in settle:
+                self._drop(count, kinds)
             return
+        # Plain tuples: a NamedTuple pickles through Python code, at twice the cost.
+        entries = [
+            (count, [tuple(envelope) for envelope in batch]) for (count, _), batch in zip(settle, batches, strict=True)
+        ]
         # A failed send means the child is gone: the answer reader, at the end of
         # the child's channel, settles these with the rest of the unanswered.
         self._send(("batches", entries))
@@ -216,7 +220,12 @@ class WriterProcess:
         if gone:
             task.future.set_exception(WriterStopped("the writer process is gone"))
             return
-        self._send(("call", (call_id, task.fn, task.transaction)))
+        try:
+            self._send(("call", (call_id, task.fn, task.transaction)))
+        except Exception as exc:  # fn does not pickle (a closure): the caller's mistake, not the writer's
+            with self._lock:
+                self._calls.pop(call_id, None)
+            task.future.set_exception(TypeError(f"a writer process call must pickle: {exc}"))
 
     def _send(self, message: tuple[Any, ...]) -> bool:
         if self._to_child is None:
@@ -250,10 +259,12 @@ class WriterProcess:
     def _on_answer(self, message: tuple[Any, ...]) -> None:
         tag = message[0]
         self._replay(message[-1])
-        if tag == "done":
+        if tag == "done":  # one or more batches, in the order they were sent
+            settled = message[1]
             with self._lock:
-                self._in_flight.popleft()
-            self._queue.done(message[1])
+                for _ in range(settled):
+                    self._in_flight.popleft()
+            self._queue.done(message[2])
         elif tag == "result":
             _, call_id, ok, value, _counters = message
             with self._lock:
