@@ -36,10 +36,28 @@ def _stat_cpu_seconds(text: str) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its children (the daemon's writer process, with OCT_WRITER=process)."""
+    pids = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                pids.extend(int(child) for child in children.read().split())
+    except OSError:
+        pass
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` (all its threads) from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as stat:
-        return _stat_cpu_seconds(stat.read())
+    """utime + stime of ``pid`` and its children (all their threads) from /proc/<pid>/stat."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat") as stat:
+                total += _stat_cpu_seconds(stat.read())
+        except OSError:  # ended meanwhile
+            continue
+    return total
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
@@ -49,31 +67,44 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     ``oct-checkpoint`` …); threads that share a name are summed.
     """
     by_name: dict[str, float] = {}
-    for task in os.listdir(f"/proc/{pid}/task"):
+    for member in process_tree(pid):
+        prefix = "" if member == pid else "child:"  # the writer process's threads
         try:
-            with open(f"/proc/{pid}/task/{task}/stat") as stat:
-                text = stat.read()
-        except OSError:  # the thread ended meanwhile
+            tasks = os.listdir(f"/proc/{member}/task")
+        except OSError:
             continue
-        name = "main" if task == str(pid) else text[text.index("(") + 1 : text.rindex(")")]
-        by_name[name] = by_name.get(name, 0.0) + _stat_cpu_seconds(text)
+        for task in tasks:
+            try:
+                with open(f"/proc/{member}/task/{task}/stat") as stat:
+                    text = stat.read()
+            except OSError:  # the thread ended meanwhile
+                continue
+            name = "main" if task == str(pid) else prefix + text[text.index("(") + 1 : text.rindex(")")]
+            by_name[name] = by_name.get(name, 0.0) + _stat_cpu_seconds(text)
     return by_name
 
 
 def rss_bytes(pid: int) -> int:
-    """VmRSS of ``pid`` from /proc/<pid>/status (0 once the process is gone)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    """VmRSS of ``pid`` and its children from /proc/*/status (0 once gone).
+
+    A forked child's RSS counts the pages it still shares with its parent,
+    so for two processes this sum is an upper bound of what they hold.
+    """
+    total = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            continue
+    return total
 
 
 class RssSampler:
-    """Peak RSS of one process, sampled every 0.5 s from a background thread."""
+    """Peak RSS of a process and its children, sampled every 0.5 s from a background thread."""
 
     def __init__(self, pid: int) -> None:
         self._pid = pid

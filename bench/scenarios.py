@@ -100,7 +100,11 @@ class Scenario:
     connections: int = 32
     rate: float = 0.0  # requests/s in total; 0 = flat out
     duration_s: float = 15.0
-    pinned: bool = True
+    pinned: bool = True  # wrk on core 1 with one thread; False: wrk anywhere, two threads
+    # Where the server may run when pinned: the daemon gets both cores (wrk takes
+    # most of core 1), the single-threaded reference core 0 to itself.
+    server_cpus: str = "0,1"
+    env: tuple[tuple[str, str], ...] = ()  # extra OCT_* settings for the daemon
     target: str = ""
     check: Check | None = None
 
@@ -227,6 +231,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "reference",
         "minimal raw-ASGI handler on the daemon's exact stack (bench/reference_app.py), 32 connections flat out",
         server="reference",
+        server_cpus="0",
         duration_s=15,
         target="(the yardstick)",
     ),
@@ -234,6 +239,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "reference-stock",
         "the same handler on uvicorn's own protocol (two writes per response), as PERFORMANCE.md measured",
         server="reference-stock",
+        server_cpus="0",
         duration_s=15,
         target="(informational)",
     ),
@@ -249,6 +255,51 @@ SCENARIOS: tuple[Scenario, ...] = (
         "flat-out with server and wrk free to use both cores",
         duration_s=15,
         pinned=False,
+        target="(informational)",
+    ),
+    # The method before 2026-12-01: the whole daemon on core 0, beside wrk's core.
+    Scenario(
+        "steady-20k-one-core",
+        "steady-20k with the daemon confined to core 0",
+        connections=64,
+        rate=20_000,
+        duration_s=30,
+        server_cpus="0",
+        target="(informational)",
+    ),
+    Scenario(
+        "flat-out-one-core",
+        "flat-out with the daemon confined to core 0",
+        duration_s=15,
+        server_cpus="0",
+        target="(informational)",
+    ),
+    # The writer in a child process (OCT_WRITER=process), on the same two cores.
+    Scenario(
+        "steady-20k-process",
+        "steady-20k with OCT_WRITER=process",
+        connections=64,
+        rate=20_000,
+        duration_s=30,
+        env=(("OCT_WRITER", "process"),),
+        target="(informational)",
+    ),
+    Scenario(
+        "batch-50-process",
+        "batch-50 with OCT_WRITER=process",
+        body="batch",
+        events_per_request=50,
+        connections=16,
+        rate=900,
+        duration_s=15,
+        env=(("OCT_WRITER", "process"),),
+        target="(informational)",
+    ),
+    Scenario(
+        "flat-out-process",
+        "flat-out with OCT_WRITER=process",
+        duration_s=15,
+        env=(("OCT_WRITER", "process"),),
         target="(informational)",
     ),
 )
