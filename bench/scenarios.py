@@ -296,6 +296,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         target="(informational)",
     ),
     Scenario(
+        "batch-50-max-process",
+        "batch-50-max with OCT_WRITER=process",
+        body="batch",
+        events_per_request=50,
+        connections=8,
+        duration_s=15,
+        env=(("OCT_WRITER", "process"),),
+        target="(informational)",
+    ),
+    Scenario(
         "flat-out-process",
         "flat-out with OCT_WRITER=process",
         duration_s=15,

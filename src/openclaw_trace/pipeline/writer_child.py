@@ -37,7 +37,7 @@ from openclaw_trace.storage.connection import immediate_transaction, open_write_
 log = logging.getLogger("openclaw_trace.writer")
 
 # Settled batches wait at most this long for more to be answered with them.
-ANSWER_DELAY_S = 0.005
+ANSWER_DELAY_S = 0.001
 # The counters the child may move; the daemon replays exactly these on its Stats.
 COUNTER_METHODS = frozenset({"record_written", "record_dropped", "record_write_ok", "record_write_failure"})
 
