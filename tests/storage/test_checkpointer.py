@@ -171,10 +171,11 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
     # top instead of letting it grow with every batch until a TRUNCATE.
     assert checkpointer.finished_by_writer > 0
     assert checkpointer.truncates == 0
-    # Without restarts the file would hold every frame: more than the 60 MB of text.
-    # With them it is as big as the most that landed between two (a loaded machine
-    # may starve the checkpointer for a while, so the bound is loose).
+    # Without restarts the file would hold every frame: the 60 MB of text and its page
+    # overhead, ~1.8× that. With them it is as big as the most that landed between two
+    # restarts, which on a loaded machine (a starved checkpointer) was seen at 48 MB:
+    # the bound only tells restarts from none.
     text_bytes = batches * 50 * len(ROW[2])
-    assert os.path.getsize(db_path + "-wal") < text_bytes / 2
+    assert os.path.getsize(db_path + "-wal") < text_bytes
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
