@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from openclaw_trace.daemon import Daemon
-from tests.conftest import Client
+from tests.conftest import Client, rows
 
 
 class BrokenPart:
@@ -37,3 +38,17 @@ def test_metrics_are_prometheus_text_with_the_counts(client: Client) -> None:
     assert client.last_headers["content-type"].startswith("text/plain; version=0.0.4")
     assert 'oct_events_received_total{kind="trace"} 1' in text
     assert "# TYPE oct_queue_depth gauge" in text
+
+
+def test_health_says_where_the_writer_runs_and_a_process_writer_stores(
+    make_daemon: Callable[..., Daemon], connect: Callable[[Daemon], Client]
+) -> None:
+    daemon = make_daemon(writer="process")
+    client = connect(daemon)
+    assert client.post("/v1/traces", {"provider": "p", "model": "m"})[0] == 202
+    assert daemon.writer.flush(10)
+    report = client.health()
+    assert report["writer"]["mode"] == "process"
+    assert report["writer"]["alive"] is True
+    assert report["events_written"] == 1
+    assert len(rows(daemon.config.db_path, "SELECT id FROM llm_traces")) == 1

@@ -60,6 +60,7 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
         "written_by_kind": snapshot.written,
         "queue_capacity": ctx.queue.capacity,
         "writer": {
+            "mode": ctx.config.writer,
             "alive": snapshot.writer_alive,
             "consecutive_failures": snapshot.writer_failures,
             "last_error": snapshot.writer_last_error,
