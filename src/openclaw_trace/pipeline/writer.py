@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 from openclaw_trace.lifecycle import named_target
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.batch import BatchWrites
-from openclaw_trace.pipeline.queue import IngestQueue, inner_kinds, slots
+from openclaw_trace.pipeline.queue import ControlTask, IngestQueue, slots
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import immediate_transaction
@@ -77,6 +77,23 @@ class _Call(Generic[T]):
             self.future.set_exception(WriterStopped("the writer stopped before this ran"))
 
 
+def submit_and_wait(queue: IngestQueue, task: ControlTask, future: Future[T], timeout_s: float) -> T:
+    """Hand ``task`` to the writer and wait up to ``timeout_s`` for its ``future``.
+
+    Not run yet at the timeout: cancelled, so it never runs behind the
+    caller's back, and ``TimeoutError``. Already running: it will finish;
+    wait for it rather than lie.
+    """
+    if not queue.submit(task):
+        raise WriterStopped("the writer has stopped")
+    try:
+        return future.result(timeout_s)
+    except TimeoutError:
+        if future.cancel():
+            raise
+        return future.result()
+
+
 class BatchWriter:
     """Owns the write connection and the ``oct-writer`` thread.
 
@@ -113,16 +130,7 @@ class BatchWriter:
         ``fn`` raised, ``TimeoutError``, or ``WriterStopped``.
         """
         task = _Call(self._conn, fn, transaction)
-        if not self._queue.submit(task):
-            raise WriterStopped("the writer has stopped")
-        try:
-            return task.future.result(timeout_s)
-        except TimeoutError:
-            # Not run yet: cancel it, so it never runs behind the caller's back.
-            # Already running: it will finish; wait for it rather than lie.
-            if task.future.cancel():
-                raise
-            return task.future.result()
+        return submit_and_wait(self._queue, task, task.future, timeout_s)
 
     def stop(self, timeout_s: float) -> bool:
         """Drain and stop; True when the thread ended within ``timeout_s``."""
@@ -157,10 +165,6 @@ class BatchWriter:
 
     def _write(self, batch: list[Envelope]) -> None:
         try:
-            self._writes.write(batch)
-        except Exception:  # a bug, not an expected failure: count, log, carry on
-            log.exception("writer failed on a batch of %d envelopes", len(batch))
-            for kind, count in inner_kinds(batch).items():
-                self._stats.record_dropped(kind, "write_error", count)
+            self._writes.settle(batch)
         finally:
             self._queue.done(slots(batch))

@@ -30,7 +30,6 @@ from openclaw_trace.lifecycle import set_os_thread_name
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.batch import BatchWrites
 from openclaw_trace.pipeline.channel import ChannelClosed, ChannelReader, ChannelWriter
-from openclaw_trace.pipeline.queue import inner_kinds
 from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import immediate_transaction, open_write_connection
 
@@ -178,12 +177,7 @@ class ChildWriter:
                 return
 
     def _write(self, slot_count: int, batch: list[Envelope]) -> None:
-        try:
-            self._writes.write(batch)
-        except Exception:  # a bug, not an expected failure: count, log, carry on
-            log.exception("writer failed on a batch of %d envelopes", len(batch))
-            for kind, count in inner_kinds(batch).items():
-                self._counters.record_dropped(kind, "write_error", count)
+        self._writes.settle(batch)
         if not self._unanswered_batches:
             self._unanswered_since = time.monotonic()
         self._unanswered_batches += 1

@@ -44,7 +44,7 @@ from openclaw_trace.lifecycle import named_target
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.channel import ChannelClosed, ChannelReader, ChannelWriter, pipe
 from openclaw_trace.pipeline.queue import IngestQueue, inner_kinds, slots
-from openclaw_trace.pipeline.writer import WriterStopped
+from openclaw_trace.pipeline.writer import WriterStopped, submit_and_wait
 from openclaw_trace.pipeline.writer_child import COUNTER_METHODS, run_child
 from openclaw_trace.stats import Stats
 
@@ -151,14 +151,7 @@ class WriterProcess:
         is running: a timeout then waits for its real result.
         """
         task: _RemoteCall[T] = _RemoteCall(self, fn, transaction)
-        if not self._queue.submit(task):
-            raise WriterStopped("the writer has stopped")
-        try:
-            return task.future.result(timeout_s)
-        except TimeoutError:
-            if task.future.cancel():
-                raise
-            return task.future.result()
+        return submit_and_wait(self._queue, task, task.future, timeout_s)
 
     def stop(self, timeout_s: float) -> bool:
         """Drain, tell the child to finish, wait for it; True when it exited within ``timeout_s``."""
