@@ -224,7 +224,7 @@ def test_kill_9_loses_no_committed_row_and_the_database_opens(process: Process) 
     assert len(children) == (1 if process.writer == "process" else 0)
     process.proc.kill()
     process.proc.wait(10)
-    # A writer process sees its channel end, settles what it holds and exits by itself.
+    # A writer process sees its channel end, finishes the batch at hand and exits by itself.
     deadline = time.monotonic() + 20
     while any(running(pid) for pid in children):
         assert time.monotonic() < deadline, f"writer process {children} outlived the daemon"

@@ -138,3 +138,68 @@ def test_stop_drains_then_the_child_exits_and_stop_is_idempotent(tmp_path: Path)
         made.writer.call(count_traces, 1)
     assert not made.queue.offer(trace(0))  # after stop: a counted shutdown drop
     assert made.stats.snapshot().dropped == {"shutdown": {"trace": 1}}
+
+
+class TwoPartError(Exception):
+    """Pickles in the child but cannot be rebuilt from its args in the daemon."""
+
+    def __init__(self, part: str, other: str) -> None:
+        super().__init__(f"{part}/{other}")
+
+
+def raise_two_part(conn: sqlite3.Connection) -> None:
+    raise TwoPartError("a", "b")
+
+
+def return_cursor(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    return conn.execute("SELECT 1")
+
+
+def test_a_result_or_error_the_daemon_cannot_unpickle_becomes_a_runtime_error(pipeline: ProcessPipeline) -> None:
+    with pytest.raises(RuntimeError, match="TwoPartError: a/b"):
+        pipeline.writer.call(raise_two_part, 10)
+    with pytest.raises(RuntimeError, match="Cursor"):
+        pipeline.writer.call(return_cursor, 10, transaction=False)
+    assert pipeline.writer.alive
+    assert pipeline.writer.call(count_traces, 10) == 0
+
+
+@pytest.mark.slow
+def test_a_retrying_child_shows_in_health_and_if_killed_its_batch_is_counted_lost(tmp_path: Path) -> None:
+    made = ProcessPipeline(str(tmp_path / "r.db"))
+    blocker = sqlite3.connect(made.db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        made.queue.offer_many([trace(i) for i in range(40)])
+        # SQLite gives up after its busy_timeout (10 s); the child then retries, and says
+        # so at once, before the batch is settled.
+        wait_for(lambda: made.stats.snapshot().writer_failures > 0, timeout_s=30)
+        assert made.stats.snapshot().written == {}
+        assert made.writer.pid is not None
+        os.kill(made.writer.pid, signal.SIGKILL)
+        wait_for(lambda: not made.writer.alive)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert made.writer.flush(10)  # their slots were released
+    snapshot = made.stats.snapshot()
+    assert snapshot.written == {}
+    assert snapshot.dropped == {"write_error": {"trace": 40}}
+    assert snapshot.events_received == snapshot.events_written + snapshot.events_dropped
+    assert made.count() == 0
+    assert made.writer.stop(5)
+
+
+def test_a_child_that_cannot_open_the_database_fails_the_start_and_leaves_nothing(tmp_path: Path) -> None:
+    fds_before = len(os.listdir("/proc/self/fd"))
+    stats = Stats()
+    queue = IngestQueue(stats)
+    not_a_db = tmp_path / "a-directory"
+    not_a_db.mkdir()
+    writer = WriterProcess(str(not_a_db), queue, stats)
+    with pytest.raises(RuntimeError, match="failed to start"):
+        writer.start()
+    with pytest.raises(WriterStopped):
+        writer.call(count_traces, 1)
+    assert writer.stop(1)
+    assert len(os.listdir("/proc/self/fd")) == fds_before

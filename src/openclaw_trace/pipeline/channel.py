@@ -16,8 +16,10 @@ import contextlib
 import fcntl
 import os
 import pickle
+import select
 import struct
 import threading
+import time
 from typing import Any
 
 _HEADER = struct.Struct(">I")
@@ -40,6 +42,13 @@ def pipe() -> tuple[int, int]:
     return read_fd, write_fd
 
 
+def _ready(fd: int, write: bool, deadline: float) -> bool:
+    """Wait until ``fd`` can be written (or read) without blocking, or until ``deadline``."""
+    wait_s = max(0.0, deadline - time.monotonic())
+    readable, writable, _ = select.select([] if write else [fd], [fd] if write else [], [], wait_s)
+    return bool(writable if write else readable)
+
+
 class ChannelWriter:
     """Sends messages; thread-safe (one lock around each whole message). Blocks while the pipe is full."""
 
@@ -47,16 +56,32 @@ class ChannelWriter:
         self._fd = fd
         self._lock = threading.Lock()
 
-    def send(self, message: Any) -> None:
-        """Send one message; ``ChannelClosed`` when the reader is gone."""
+    def send(self, message: Any, timeout_s: float | None = None) -> None:
+        """Send one message; ``ChannelClosed`` when the reader is gone.
+
+        With ``timeout_s`` (for small messages, ≤ PIPE_BUF, which a pipe
+        takes whole or not at all): ``TimeoutError`` instead of waiting longer
+        for another sender or for room in the pipe.
+        """
         payload = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
         data = memoryview(_HEADER.pack(len(payload)) + payload)
-        with self._lock:
-            try:
-                while data:
-                    data = data[os.write(self._fd, data) :]
-            except OSError as exc:  # EPIPE, or the fd closed under us
-                raise ChannelClosed(str(exc)) from None
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        if not self._lock.acquire(timeout=-1 if timeout_s is None else timeout_s):
+            raise TimeoutError("another message is being sent")
+        try:
+            if self._fd < 0:
+                raise ChannelClosed("this end was closed")
+            while data:
+                if (
+                    deadline is not None
+                    and not select.select([], [self._fd], [], max(0.0, deadline - time.monotonic()))[1]
+                ):
+                    raise TimeoutError("the pipe stayed full")
+                data = data[os.write(self._fd, data) :]
+        except OSError as exc:  # EPIPE, or the fd closed under us
+            raise ChannelClosed(str(exc)) from None
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         with self._lock:
@@ -75,10 +100,18 @@ class ChannelReader:
         # call, and a 1 MiB allocation is an mmap and munmap each time (~0.1 ms).
         self._chunk = bytearray(READ_SIZE)
 
-    def receive(self) -> list[Any]:
-        """Block until at least one whole message is here; return all that are. ``ChannelClosed`` at the end."""
+    def receive(self, timeout_s: float | None = None) -> list[Any]:
+        """Block until at least one whole message is here; return all that are. ``ChannelClosed`` at the end.
+
+        With ``timeout_s``: ``TimeoutError`` when nothing whole came in time.
+        """
         messages: list[Any] = []
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while not messages:
+            if self._fd < 0:
+                raise ChannelClosed("this end was closed")
+            if deadline is not None and not _ready(self._fd, write=False, deadline=deadline):
+                raise TimeoutError("no message in time")
             try:
                 size = os.readv(self._fd, [self._chunk])
             except OSError as exc:

@@ -9,8 +9,10 @@ is settled (with the counters it moved), a call has its result.
 It never stops on a signal: SIGINT from a terminal and SIGTERM sent to the
 whole service (systemd's default) reach every process, and this one must
 keep writing while the daemon drains. It stops when the daemon says
-``close`` or when its channel ends (the daemon died), after settling
-everything it received.
+``close``, after writing everything sent before it. When its channel ends
+without a ``close`` (the daemon died) it finishes the batch at hand and
+exits: nobody would count the rest, a kill -9 loses the queue anyway, and a
+daemon restarted meanwhile must not meet a second writer for long.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pickle
 import signal
 import sqlite3
 import threading
@@ -44,28 +47,40 @@ Call = tuple[int, Callable[[sqlite3.Connection], Any], bool]  # (call id, fn, in
 
 
 class CounterLog:
-    """Stands in for ``Stats`` in the child: records each counter call, to be replayed by the daemon."""
+    """Stands in for ``Stats`` in the child: records each counter call, to be replayed by the daemon.
+
+    Event counts (written, dropped) travel with the answer of the batch they
+    belong to, never earlier: if the child dies mid-batch the daemon counts
+    that whole batch as lost, and a count sent ahead would count part of it
+    twice. The writer's health (ok, failure) is sent as soon as it changes,
+    so that ``/health`` shows a writer that is retrying.
+    """
 
     def __init__(self) -> None:
-        self._calls: list[tuple[str, tuple[Any, ...]]] = []
+        self._events: list[tuple[str, tuple[Any, ...]]] = []
+        self._health: list[tuple[str, tuple[Any, ...]]] = []
 
     def record_written(self, kind: str, count: int) -> None:
-        self._calls.append(("record_written", (kind, count)))
+        self._events.append(("record_written", (kind, count)))
 
     def record_dropped(self, kind: str, reason: str, count: int = 1) -> None:
-        self._calls.append(("record_dropped", (kind, reason, count)))
+        self._events.append(("record_dropped", (kind, reason, count)))
 
     def record_write_ok(self) -> None:
         # Only the change matters; a run of successes is one call.
-        if not self._calls or self._calls[-1][0] != "record_write_ok":
-            self._calls.append(("record_write_ok", ()))
+        if not self._health or self._health[-1][0] != "record_write_ok":
+            self._health.append(("record_write_ok", ()))
 
     def record_write_failure(self, error: str, db_error: bool) -> None:
-        self._calls.append(("record_write_failure", (error, db_error)))
+        self._health.append(("record_write_failure", (error, db_error)))
 
-    def take(self) -> list[tuple[str, tuple[Any, ...]]]:
-        calls, self._calls = self._calls, []
-        return calls
+    def take_events(self) -> list[tuple[str, tuple[Any, ...]]]:
+        events, self._events = self._events, []
+        return events
+
+    def take_health(self) -> list[tuple[str, tuple[Any, ...]]]:
+        health, self._health = self._health, []
+        return health
 
 
 class Inbox:
@@ -78,26 +93,33 @@ class Inbox:
     def __init__(self, reader: ChannelReader) -> None:
         self._reader = reader
         self._lock = threading.Condition()
-        self._batches: deque[tuple[int, list[Envelope]]] = deque()
+        self._batches: deque[tuple[int, list[tuple[Any, ...]]]] = deque()
         self._calls: deque[Call] = deque()
-        self._ended = False
+        self._ended = False  # nothing more will come
+        self.abandoned = False  # the daemon is gone (or this reader failed): nobody will count what is left
         self.stopping = threading.Event()
         self._thread = threading.Thread(target=self._read, name="oct-writer-in", daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
         set_os_thread_name("oct-writer-in")
+        closed = False
         try:
-            while True:
+            while not closed:
                 for message in self._reader.receive():
                     if not self._take(message):
-                        return
+                        closed = True  # "close": what came before it is still written
+                        break
         except ChannelClosed:
-            self.stopping.set()  # the daemon is gone: one round of retries, then give up
+            pass
+        except Exception:  # a bug: stop, so that the daemon sees this writer end
+            log.exception("writer process: reading from the daemon failed")
         finally:
             with self._lock:
                 self._ended = True
+                self.abandoned = not closed
                 self._lock.notify()
+            self.stopping.set()  # no more retries than one round from here on
 
     def _take(self, message: tuple[Any, ...]) -> bool:
         tag = message[0]
@@ -127,18 +149,26 @@ class Inbox:
         with self._lock:
             while not self._batches and not self._calls and not self._ended:
                 self._lock.wait()
-            if self._calls or not self._batches:
+            if self._calls or not self._batches or self.abandoned:
                 return None
             slot_count, rows = self._batches.popleft()
         return slot_count, [Envelope._make(row) for row in rows]
+
+    def abandon(self) -> None:
+        """The daemon no longer listens: finish the batch at hand, then exit."""
+        with self._lock:
+            self._ended = self.abandoned = True
+            self._lock.notify()
+        self.stopping.set()
 
     def batch_waiting(self) -> bool:
         with self._lock:
             return bool(self._batches) and not self._calls
 
     def finished(self) -> bool:
+        """Nothing more to do: the daemon said close and all is done, or it is gone."""
         with self._lock:
-            return self._ended and not self._batches and not self._calls
+            return self.abandoned or (self._ended and not self._batches and not self._calls)
 
 
 def run_call(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any], transaction: bool) -> Any:
@@ -146,6 +176,15 @@ def run_call(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any], 
         return fn(conn)
     with immediate_transaction(conn):
         return fn(conn)
+
+
+def sendable(value: Any) -> Any:
+    """``value`` if the daemon can unpickle it, else a RuntimeError that says what it was."""
+    try:
+        pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    except Exception:
+        return RuntimeError(f"{type(value).__name__}: {value}"[:1000])
+    return value
 
 
 class ChildWriter:
@@ -156,25 +195,27 @@ class ChildWriter:
         self._inbox = inbox
         self._outbox = outbox
         self._counters = CounterLog()
-        self._writes = BatchWrites(conn, self._counters, inbox.stopping, between_retries=self._run_calls)
-        self._unanswered_batches = 0  # written, not yet answered
+        self._writes = BatchWrites(conn, self._counters, inbox.stopping, between_retries=self._between_retries)
+        # Written, not yet answered: how many batches, their slots and their event counts.
+        self._unanswered_batches = 0
         self._unanswered_slots = 0
+        self._unanswered_events: list[tuple[str, tuple[Any, ...]]] = []
         self._unanswered_since = 0.0
 
     def run(self) -> None:
         unsynced = writes.count_unsynced(self._conn, list(writes.TABLES.values()))
         self._outbox.send(("ready", os.getpid(), unsynced))
-        while True:
+        while not self._inbox.finished():
             self._run_calls()
             item = self._inbox.next()
-            if item is not None:
-                self._write(*item)
-                # Settled batches are answered together while more are waiting (up to a
-                # time limit), so that the daemon's reader wakes once for several.
-                if not self._inbox.batch_waiting() or time.monotonic() - self._unanswered_since >= ANSWER_DELAY_S:
-                    self._answer_batches()
-            elif self._inbox.finished():
-                return
+            if item is None:
+                continue
+            self._write(*item)
+            # Settled batches are answered together while more are waiting (up to a
+            # time limit), so that the daemon's reader wakes once for several.
+            if not self._inbox.batch_waiting() or time.monotonic() - self._unanswered_since >= ANSWER_DELAY_S:
+                self._answer_batches()
+        self._answer_batches()
 
     def _write(self, slot_count: int, batch: list[Envelope]) -> None:
         self._writes.settle(batch)
@@ -182,11 +223,22 @@ class ChildWriter:
             self._unanswered_since = time.monotonic()
         self._unanswered_batches += 1
         self._unanswered_slots += slot_count
+        self._unanswered_events += self._counters.take_events()
 
     def _answer_batches(self) -> None:
         if self._unanswered_batches:
-            self._answer(("done", self._unanswered_batches, self._unanswered_slots, self._counters.take()))
+            counters = self._counters.take_health() + self._unanswered_events
+            self._answer(("done", self._unanswered_batches, self._unanswered_slots, counters))
             self._unanswered_batches = self._unanswered_slots = 0
+            self._unanswered_events = []
+
+    def _between_retries(self) -> None:
+        """While a batch waits to be retried: answer what is settled, say the writer is failing, serve calls."""
+        self._answer_batches()
+        health = self._counters.take_health()
+        if health:
+            self._answer(("health", health))
+        self._run_calls()
 
     def _run_calls(self) -> None:
         calls = self._inbox.take_calls()
@@ -194,27 +246,26 @@ class ChildWriter:
             self._answer_batches()  # a call's answer never overtakes the batches before it
         for call_id, fn, transaction in calls:
             try:
-                answer: tuple[Any, ...] = ("result", call_id, True, run_call(self._conn, fn, transaction))
+                ok, value = True, run_call(self._conn, fn, transaction)
             except Exception as exc:
-                answer = ("result", call_id, False, exc)
-            self._answer((*answer, self._counters.take()))
+                ok, value = False, exc
+            safe = sendable(value)
+            ok = ok and safe is value  # a result that cannot travel is an error of the call
+            self._answer(("result", call_id, ok, safe, self._counters.take_health()))
 
     def _answer(self, message: tuple[Any, ...]) -> None:
         try:
             self._outbox.send(message)
-        except ChannelClosed:
-            pass  # the daemon is gone; what was committed stays committed
-        except Exception as exc:  # a result that cannot be pickled: say so instead
-            if message[0] == "result":
-                self._outbox.send(("result", message[1], False, TypeError(f"unsendable result: {exc}"), message[-1]))
-            else:
-                raise
+        except ChannelClosed:  # the daemon is gone, or no longer reads: stop writing for nobody
+            self._inbox.abandon()
 
 
 def run_child(db_path: str, inbox_fd: int, outbox_fd: int) -> int:
     """The writer process's whole life; returns its exit status. Called right after ``fork``."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+    # The daemon blocked them around the fork, so that none reached its handlers here.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     # The fork copied every descriptor of the daemon: the listening socket (a
     # lingering child would hold the port), the daemon's own ends of the two
     # pipes (the child would never see the daemon die) and its database file.

@@ -23,15 +23,20 @@ batch.
 
 Failure: if the child dies, every batch it had not settled, and every
 later one, is counted as a ``write_error`` drop (the books still balance)
-and ``/health`` shows the writer dead. If the daemon dies, the child sees
-its channel end, settles what it has and exits.
+and ``/health`` shows the writer dead (a batch it was writing when it died
+may have been committed in part: those rows are then in the database but
+counted as dropped). If the daemon dies, the child sees its channel
+end, finishes the batch at hand and exits.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import logging
 import os
+import signal
 import sqlite3
 import threading
 import time
@@ -107,8 +112,14 @@ class WriterProcess:
         return self._pid
 
     def start(self) -> None:
+        """Fork the child and wait until it has the database open; RuntimeError if it does not."""
         to_child_r, to_child_w = pipe()
         from_child_r, from_child_w = pipe()
+        # No SIGINT/SIGTERM may reach the daemon's handlers in the child before it
+        # ignores them; and objects made so far are frozen out of the collector's
+        # passes, so that the child never frees one (its descriptors are closed there).
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # the child: never returns into the daemon's code
             status = 1
@@ -118,15 +129,20 @@ class WriterProcess:
                 log.exception("writer process failed")
             finally:
                 os._exit(status)
+        gc.unfreeze()
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self._pid = pid
         os.close(to_child_r)
         os.close(from_child_w)
         self._to_child = ChannelWriter(to_child_w)
         self._from_child = ChannelReader(from_child_r)
-        first = self._first_answer()
-        if first[0] != "ready":
-            self._reap(START_TIMEOUT_S)
-            raise RuntimeError(f"writer process failed to start: {first[1]}")
+        try:
+            first = self._first_answer()
+            if first[0] != "ready":
+                raise RuntimeError(f"writer process failed to start: {first[1]}")
+        except BaseException:
+            self._abort_start()
+            raise
         self._stats.set_unsynced(first[2])
         self._stats.set_writer_alive(True)
         self._feeder.start()
@@ -135,11 +151,26 @@ class WriterProcess:
     def _first_answer(self) -> tuple[Any, ...]:
         assert self._from_child is not None
         try:
-            messages = self._from_child.receive()
+            messages = self._from_child.receive(START_TIMEOUT_S)
         except ChannelClosed as exc:
             return ("failed", f"it exited before it was ready ({exc})")
+        except TimeoutError:
+            return ("failed", f"not ready within {START_TIMEOUT_S:.0f} s")
         answer: tuple[Any, ...] = messages[0]
         return answer
+
+    def _abort_start(self) -> None:
+        """After a failed start: no child, no descriptors, and calls refused (WriterStopped)."""
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            self._reap(5.0)
+        for channel in (self._to_child, self._from_child):
+            if channel is not None:
+                channel.close()
+        self._gone = True
+        for task in self._queue.finish():
+            task.cancel()
 
     def flush(self, timeout_s: float) -> bool:
         return self._queue.flush(timeout_s)
@@ -157,7 +188,9 @@ class WriterProcess:
         """Drain, tell the child to finish, wait for it; True when it exited within ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         self._queue.close()
-        self._send(("stopping",))  # retries give up after one round from now on
+        # Retries give up after one round from now on. Best effort, never a wait past
+        # the deadline: a child that no longer reads hears "close" or nothing at all.
+        self._send(("stopping",), timeout_s=min(1.0, timeout_s))
         self._queue.release()
         for thread in (self._feeder, self._acks):
             if thread.is_alive():
@@ -217,15 +250,16 @@ class WriterProcess:
             self._send(("call", (call_id, task.fn, task.transaction)))
         except Exception as exc:  # fn does not pickle (a closure): the caller's mistake, not the writer's
             with self._lock:
-                self._calls.pop(call_id, None)
-            task.future.set_exception(TypeError(f"a writer process call must pickle: {exc}"))
+                mine = self._calls.pop(call_id, None) is not None  # else the child's end settled it
+            if mine:
+                task.future.set_exception(TypeError(f"a writer process call must pickle: {exc}"))
 
-    def _send(self, message: tuple[Any, ...]) -> bool:
+    def _send(self, message: tuple[Any, ...], timeout_s: float | None = None) -> bool:
         if self._to_child is None:
             return False
         try:
-            self._to_child.send(message)
-        except ChannelClosed:
+            self._to_child.send(message, timeout_s)
+        except (ChannelClosed, TimeoutError):
             return False
         return True
 
@@ -241,6 +275,8 @@ class WriterProcess:
             pass
         except Exception:  # a bug: the writer can no longer be trusted; say so in /health
             log.exception("writer answers could not be read")
+            # Nobody reads the child's answers any more: closing them tells it to stop.
+            self._from_child.close()
         finally:
             with self._lock:
                 self._gone = True
@@ -252,12 +288,14 @@ class WriterProcess:
     def _on_answer(self, message: tuple[Any, ...]) -> None:
         tag = message[0]
         self._replay(message[-1])
-        if tag == "done":  # one or more batches, in the order they were sent
+        if tag == "done":  # one or more batches, in the order they were sent, with their counts
             settled = message[1]
             with self._lock:
                 for _ in range(settled):
                     self._in_flight.popleft()
             self._queue.done(message[2])
+        elif tag == "health":  # the writer's state while a batch retries
+            pass
         elif tag == "result":
             _, call_id, ok, value, _counters = message
             with self._lock:
@@ -282,9 +320,8 @@ class WriterProcess:
             self._calls.clear()
         for count, kinds in lost:
             self._drop(count, kinds)
-        for task in calls:
-            if not task.future.done():
-                task.future.set_exception(WriterStopped("the writer process is gone"))
+        for task in calls:  # taken out of _calls under the lock: nobody else settles them
+            task.future.set_exception(WriterStopped("the writer process is gone"))
 
     def _drop(self, slot_count: int, kinds: dict[str, int]) -> None:
         for kind, count in kinds.items():
@@ -299,7 +336,10 @@ class WriterProcess:
             return True
         deadline = time.monotonic() + timeout_s
         while True:
-            pid, status = os.waitpid(self._pid, os.WNOHANG)
+            try:
+                pid, status = os.waitpid(self._pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored, a second stop)
+                pid, status = self._pid, 0
             if pid:
                 self._exit_status = os.waitstatus_to_exitcode(status)
                 if self._to_child is not None:
