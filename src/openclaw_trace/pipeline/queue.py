@@ -131,6 +131,11 @@ class IngestQueue:
         self._stats.record_received(kind, count)
         if accepted < count:
             self._stats.record_dropped(kind, reason, count - accepted)
+            if reason == "queue_full":
+                # Full means the writer is behind. A producer that is a busy event loop
+                # would otherwise keep the GIL and starve the writer thread of it (see
+                # docs/benchmarks.md): give it up once, which waits for nothing.
+                time.sleep(0)
         return accepted
 
     def offer_all(self, envelopes: Sequence[Envelope]) -> bool:
