@@ -211,7 +211,8 @@ SETTINGS: tuple[Setting, ...] = (
         one_of("thread", "process"),
         "thread",
         "Where the single SQLite writer runs: 'thread' (inside the daemon) or 'process' (a child"
-        " process with its own GIL; measured slower here, see docs/benchmarks.md).",
+        " process with a GIL of its own: persists more under a flood, no faster at ordinary rates,"
+        " ~19 MB more memory; docs/benchmarks.md).",
     ),
 )
 
