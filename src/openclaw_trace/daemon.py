@@ -39,7 +39,7 @@ from openclaw_trace.pricing import load_prices
 from openclaw_trace.push.scheduler import PushScheduler
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema, writes
-from openclaw_trace.storage.checkpointer import WalCheckpointer
+from openclaw_trace.storage.checkpointer import WalCheckpointer, writer_pass_due
 from openclaw_trace.storage.connection import open_write_connection
 from openclaw_trace.storage.upkeep import StorageUpkeep
 
@@ -231,8 +231,10 @@ class Daemon:
                 log.info("stopping", extra={"fields": {"deadline_s": self.config.shutdown_timeout}})
         self._server.should_exit = True
 
-    def _finish_checkpoint(self) -> bool:
+    def _finish_checkpoint(self, wal_frames: int) -> bool:
         """One PASSIVE checkpoint on the writer thread, between two batches; False if it did not run."""
+        if not writer_pass_due(self.queue.depth(), self.queue.capacity, wal_frames):
+            return False
         try:
             self.writer.call(
                 functools.partial(writes.checkpoint, mode="PASSIVE"), FINISH_CHECKPOINT_TIMEOUT_S, transaction=False

@@ -8,12 +8,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter, WriterStopped
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema, writes
-from openclaw_trace.storage.checkpointer import WalCheckpointer
+from openclaw_trace.storage.checkpointer import WalCheckpointer, writer_pass_due
 from openclaw_trace.storage.connection import open_read_connection, open_write_connection
 
 ROW = ("p", "m", "x" * 2000, None, 1, 2, 3, None, None, 0.1, "reported", 5.0, "ok", None, None, None, None, None)
@@ -136,7 +138,7 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
     queue = IngestQueue(stats)
     writer = BatchWriter(conn, queue, stats)
 
-    def finish() -> bool:  # what the daemon passes
+    def finish(wal_frames: int) -> bool:  # what the daemon passes
         try:
             writer.call(lambda c: writes.checkpoint(c, "PASSIVE"), 5.0, transaction=False)
         except WriterStopped:
@@ -179,3 +181,17 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
     assert os.path.getsize(db_path + "-wal") < text_bytes
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+@pytest.mark.parametrize(
+    ("depth", "frames", "due"),
+    [
+        (0, 10, True),  # nothing waits: now
+        (128, 10, True),  # a quarter of the queue: still now
+        (129, 10, False),  # deeper: leave it to a later pass
+        (512, 4095, False),
+        (512, 4096, True),  # the WAL has grown: now, however deep the queue
+    ],
+)
+def test_the_writers_pass_waits_for_a_shallow_queue_while_the_wal_is_small(depth: int, frames: int, due: bool) -> None:
+    assert writer_pass_due(depth, 512, frames) is due
