@@ -257,60 +257,27 @@ SCENARIOS: tuple[Scenario, ...] = (
         pinned=False,
         target="(informational)",
     ),
+)
+
+_BASE = {scenario.name: scenario for scenario in SCENARIOS}
+
+
+def _variant(base: str, suffix: str, description: str, **changes: Any) -> Scenario:
+    """``base`` with ``changes``, reported for information only (no target of its own)."""
+    return dataclasses.replace(
+        _BASE[base], name=f"{base}-{suffix}", description=description, target="(informational)", check=None, **changes
+    )
+
+
+_PROCESS = (("OCT_WRITER", "process"),)
+SCENARIOS += (
     # The method before 2026-12-01: the whole daemon on core 0, beside wrk's core.
-    Scenario(
-        "steady-20k-one-core",
-        "steady-20k with the daemon confined to core 0",
-        connections=64,
-        rate=20_000,
-        duration_s=30,
-        server_cpus="0",
-        target="(informational)",
-    ),
-    Scenario(
-        "flat-out-one-core",
-        "flat-out with the daemon confined to core 0",
-        duration_s=15,
-        server_cpus="0",
-        target="(informational)",
-    ),
-    # The writer in a child process (OCT_WRITER=process), on the same two cores.
-    Scenario(
-        "steady-20k-process",
-        "steady-20k with OCT_WRITER=process",
-        connections=64,
-        rate=20_000,
-        duration_s=30,
-        env=(("OCT_WRITER", "process"),),
-        target="(informational)",
-    ),
-    Scenario(
-        "batch-50-process",
-        "batch-50 with OCT_WRITER=process",
-        body="batch",
-        events_per_request=50,
-        connections=16,
-        rate=900,
-        duration_s=15,
-        env=(("OCT_WRITER", "process"),),
-        target="(informational)",
-    ),
-    Scenario(
-        "batch-50-max-process",
-        "batch-50-max with OCT_WRITER=process",
-        body="batch",
-        events_per_request=50,
-        connections=8,
-        duration_s=15,
-        env=(("OCT_WRITER", "process"),),
-        target="(informational)",
-    ),
-    Scenario(
-        "flat-out-process",
-        "flat-out with OCT_WRITER=process",
-        duration_s=15,
-        env=(("OCT_WRITER", "process"),),
-        target="(informational)",
+    _variant("steady-20k", "one-core", "steady-20k with the daemon confined to core 0", server_cpus="0"),
+    _variant("flat-out", "one-core", "flat-out with the daemon confined to core 0", server_cpus="0"),
+    # The writer in a child process, on the same two cores.
+    *(
+        _variant(name, "process", f"{name} with OCT_WRITER=process", env=_PROCESS)
+        for name in ("steady-20k", "batch-50", "batch-50-max", "flat-out")
     ),
 )
 

@@ -99,11 +99,10 @@ class Daemon:
         except BaseException:
             conn.close()
             raise
-        self.writer_mode = config.writer
         self.writer: Writer
         # The write connection, while this process holds it (thread mode; the final checkpoint).
         self._conn: sqlite3.Connection | None
-        if self.writer_mode == "process":
+        if config.writer == "process":
             # SQLite must not see a fork with a connection open: the child would inherit
             # its record of the file's locks without the locks (SQLITE_PROTOCOL).
             conn.close()
@@ -279,7 +278,7 @@ class Daemon:
                     "db_path": self.config.db_path,
                     "listen": self.url,
                     "unsynced_rows": self.stats.snapshot().unsynced,
-                    "writer": self.writer_mode,
+                    "writer": self.config.writer,
                 }
             },
         )
