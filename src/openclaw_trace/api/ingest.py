@@ -22,10 +22,12 @@ from openclaw_trace.api.http import (
     Receive,
     Scope,
     Send,
+    check_declared_length,
     decompress,
-    read_body,
+    read_rest,
     request_head,
     send_bytes,
+    whole_body,
 )
 from openclaw_trace.model import BadEvent, Envelope, EventLimits, decode_errors, decode_traces
 from openclaw_trace.otlp.decode import looks_like_otlp_json
@@ -46,7 +48,12 @@ def ingest_handler(decode: Decoder, otlp_signal: otlp.Signal | None) -> Handler:
             accepted = "application/json or application/x-protobuf" if otlp_signal else "application/json"
             raise HttpError(415, f"unsupported Content-Type {head.media_type.decode('latin-1')!r}: send {accepted}")
         max_bytes = ctx.config.max_body_bytes
-        body = await read_body(receive, max_bytes, head.content_length)
+        # read_body, unrolled: the common whole body costs no coroutine of its own.
+        check_declared_length(head.content_length, max_bytes)
+        first = await receive()
+        body = whole_body(first, max_bytes)
+        if body is None:
+            body = await read_rest(first, receive, max_bytes)
         if head.content_encoding:
             body = decompress(body, head.content_encoding, max_bytes)
         if otlp_signal and is_protobuf:
@@ -63,7 +70,8 @@ def ingest_handler(decode: Decoder, otlp_signal: otlp.Signal | None) -> Handler:
         received = len(envelopes)
         queued = ctx.queue.offer_many(envelopes)
         if received == queued == 1:
-            await _ACCEPTED_ONE.send(send)
+            await send(_ACCEPTED_ONE.start)
+            await send(_ACCEPTED_ONE.body)
             return
         answer = b'{"received":%d,"queued":%d,"dropped":%d}' % (received, queued, received - queued)
         await send_bytes(send, 202, answer)
