@@ -59,7 +59,7 @@ def _num(value: float | None, digits: int = 0) -> str:
 
 
 def _drops(outcome: Outcome) -> str:
-    if outcome.server != "daemon" or outcome.name == "idle":
+    if outcome.server not in ("daemon", "ingest-only") or outcome.name == "idle":
         return "–"
     reasons = outcome.dropped_by_reason
     if not any(reasons.values()):

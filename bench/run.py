@@ -39,6 +39,8 @@ def server_argv(scenario: Scenario, port: int) -> list[str]:
         return [sys.executable, "-m", "bench.reference_app", "--port", str(port)]
     if scenario.server == "reference-stock":
         return [sys.executable, "-m", "bench.reference_app", "--port", str(port), "--stock-protocol"]
+    if scenario.server == "ingest-only":
+        return [sys.executable, "-m", "bench.ingest_only_app", "--port", str(port)]
     return [sys.executable, "-m", "openclaw_trace", "serve"]
 
 
@@ -55,7 +57,7 @@ def server_env(port: int, db_path: Path, extra: tuple[tuple[str, str], ...] = ()
         # ingest and not a one-off cleanup pass (and the row-count accounting holds).
         OCT_RETENTION_DAYS="3650",
         OCT_CLEANUP_DB_THRESHOLD_BYTES="100GiB",  # the 1.3 GB database is over the 1 GiB default
-        PYTHONPATH=str(REPO),  # for bench.reference_app
+        PYTHONPATH=str(REPO),  # for bench.reference_app and bench.ingest_only_app
     )
     env.update(extra)
     return env
@@ -112,6 +114,14 @@ def run_scenario(scenario: Scenario, source_db: Path, prefill_rows: int, duratio
             exit_code = server.stop(SHUTDOWN_TIMEOUT_S + 30)
         outcome.rss_peak_mb = round(server.sampler.peak_bytes / MB, 1)
         outcome.raw["exit_code"] = exit_code
+        if scenario.server == "ingest-only":
+            records = server.log_records()
+            final = next((r for r in reversed(records) if r.get("msg") == "ingest-only stopped"), None)
+            if final is None:
+                outcome.verdict_notes.append("no 'ingest-only stopped' line: drops unknown")
+            else:
+                outcome.received = int(final["events_received"])
+                outcome.dropped_by_reason = {k: int(v) for k, v in final["dropped_by_reason"].items()}
         if scenario.server == "daemon":
             records = server.log_records()
             final = next((r for r in reversed(records) if r.get("msg") == "openclaw-trace stopped"), None)

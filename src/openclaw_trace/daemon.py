@@ -27,7 +27,7 @@ import uvloop
 from openclaw_trace import __version__
 from openclaw_trace.api.app import App
 from openclaw_trace.api.context import AppContext
-from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
+from openclaw_trace.api.transport import server_config
 from openclaw_trace.collectors.system import SystemCollector
 from openclaw_trace.config import Config, ConfigError
 from openclaw_trace.lifecycle import Component, named_target
@@ -123,19 +123,7 @@ class Daemon:
         limits = EventLimits(max_text_bytes=config.max_text_bytes, prices=prices)
         self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__, limits=limits)
         grace_s = max(1, int(config.shutdown_timeout * HTTP_GRACE_SHARE))
-        self._server = _Server(
-            uvicorn.Config(
-                App(self.ctx),
-                http=CoalescingHttpToolsProtocol,
-                proxy_headers=False,  # loopback sidecar: no proxy in front, no header rewriting
-                lifespan="off",
-                access_log=False,
-                log_config=None,
-                server_header=False,
-                date_header=False,
-                timeout_graceful_shutdown=grace_s,
-            )
-        )
+        self._server = _Server(server_config(App(self.ctx), timeout_graceful_shutdown=grace_s))
         self.components: list[Component] = self._build_components()
         self.ctx.components.extend(self.components)
         self._http_thread: threading.Thread | None = None
