@@ -183,14 +183,39 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
     conn.close()
 
 
+def test_a_wal_under_16_mib_never_stops_the_writer(tmp_path: Path) -> None:
+    db_path, conn = fresh_db(tmp_path)
+    asked: list[int] = []
+
+    def finish(wal_frames: int) -> bool:
+        asked.append(wal_frames)
+        return True
+
+    checkpointer = WalCheckpointer(db_path, threshold_bytes=64 * 1024, poll_interval_s=0.01, finish=finish)
+    checkpointer.start()
+    try:
+        for batch in range(40):  # ~4 MB: 1,000 frames or so, well under 4,096
+            writes.insert_rows(conn, "trace", [(f"id{batch}-{i}", i, *ROW) for i in range(50)])
+            if batch % 10 == 9:
+                seen = checkpointer.checkpoints
+                wait_for(lambda: checkpointer.checkpoints > seen)
+    finally:
+        assert checkpointer.stop(5)
+    # The catch-up passes copied it all; the WAL restarts by itself at the next commit.
+    assert asked == []
+    assert checkpointer.finished_by_writer == 0
+    assert checkpointer.failures == 0
+    conn.close()
+
+
 @pytest.mark.parametrize(
     ("depth", "frames", "due"),
     [
-        (0, 10, True),  # nothing waits: now
-        (128, 10, True),  # a quarter of the queue: still now
-        (129, 10, False),  # deeper: leave it to a later pass
-        (512, 4095, False),
-        (512, 4096, True),  # the WAL has grown: now, however deep the queue
+        (0, 4096, True),  # nothing waits: now
+        (128, 4096, True),  # a quarter of the queue: still now
+        (129, 4096, False),  # deeper: leave it to a later pass
+        (512, 8191, False),
+        (512, 8192, True),  # the WAL has grown: now, however deep the queue
     ],
 )
 def test_the_writers_pass_waits_for_a_shallow_queue_while_the_wal_is_small(depth: int, frames: int, due: bool) -> None:

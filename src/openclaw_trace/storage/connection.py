@@ -75,6 +75,35 @@ def file_size(path: str) -> int:
         return 0
 
 
+def open_descriptor(path: str, first_try: int | None = None) -> int | None:
+    """A descriptor this process already has open on the file at ``path``, or None.
+
+    For an fsync of a database file that SQLite holds open: opening and
+    closing a descriptor of our own would drop every POSIX lock the process
+    holds on the file, SQLite's included. ``first_try`` (the descriptor found
+    last time) is checked before the rest. Reads Linux's ``/proc/self/fd``;
+    elsewhere only ``first_try`` can be found. The answer is checked against
+    the file's device and inode, but may be closed by its owner right after:
+    callers must expect ``OSError``, never close it, and lose nothing by an
+    fsync of whatever file then reuses the number.
+    """
+    try:
+        target = os.stat(path)
+    except OSError:
+        return None
+    candidates = [] if first_try is None else [first_try]
+    with contextlib.suppress(OSError):
+        candidates += [int(name) for name in os.listdir("/proc/self/fd")]
+    for fd in candidates:
+        try:
+            found = os.fstat(fd)
+        except OSError:
+            continue
+        if (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino):
+            return fd
+    return None
+
+
 @contextlib.contextmanager
 def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back if the body raises.
