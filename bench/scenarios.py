@@ -312,7 +312,7 @@ SCENARIOS += (
     # The writer in a child process, on the same two cores.
     *(
         _variant(name, "process", f"{name} with OCT_WRITER=process", env=_PROCESS)
-        for name in ("steady-20k", "batch-50", "batch-50-max")
+        for name in ("steady-1k", "steady-20k", "batch-50", "batch-50-max")
     ),
     _variant("flat-out", "process", "flat-out with OCT_WRITER=process", env=_PROCESS, check=_check_flat_out),
 )
