@@ -91,17 +91,21 @@ def open_descriptor(path: str, first_try: int | None = None) -> int | None:
         target = os.stat(path)
     except OSError:
         return None
-    candidates = [] if first_try is None else [first_try]
-    with contextlib.suppress(OSError):
-        candidates += [int(name) for name in os.listdir("/proc/self/fd")]
-    for fd in candidates:
-        try:
-            found = os.fstat(fd)
-        except OSError:
-            continue
-        if (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino):
-            return fd
-    return None
+    if first_try is not None and _is_open_on(first_try, target):
+        return first_try
+    try:
+        listed = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return None
+    return next((fd for fd in listed if _is_open_on(fd, target)), None)
+
+
+def _is_open_on(fd: int, target: os.stat_result) -> bool:
+    try:
+        found = os.fstat(fd)
+    except OSError:  # closed (the listing's own descriptor, or one closed since)
+        return False
+    return (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino)
 
 
 @contextlib.contextmanager
