@@ -198,7 +198,7 @@ def test_a_wal_under_16_mib_never_stops_the_writer(tmp_path: Path) -> None:
             writes.insert_rows(conn, "trace", [(f"id{batch}-{i}", i, *ROW) for i in range(50)])
             if batch % 10 == 9:
                 seen = checkpointer.checkpoints
-                wait_for(lambda: checkpointer.checkpoints > seen)
+                wait_for(lambda before=seen: checkpointer.checkpoints > before)
     finally:
         assert checkpointer.stop(5)
     # The catch-up passes copied it all; the WAL restarts by itself at the next commit.
