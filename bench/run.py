@@ -118,10 +118,13 @@ def run_scenario(scenario: Scenario, source_db: Path, prefill_rows: int, duratio
             records = server.log_records()
             final = next((r for r in reversed(records) if r.get("msg") == "ingest-only stopped"), None)
             if final is None:
-                outcome.verdict_notes.append("no 'ingest-only stopped' line: drops unknown")
+                outcome.accounting = "FAIL"
+                outcome.accounting_notes.append("no 'ingest-only stopped' line: drops unknown")
             else:
                 outcome.received = int(final["events_received"])
+                outcome.written = int(final["events_written"])  # released, not stored
                 outcome.dropped_by_reason = {k: int(v) for k, v in final["dropped_by_reason"].items()}
+                verify_released(outcome)
         if scenario.server == "daemon":
             records = server.log_records()
             final = next((r for r in reversed(records) if r.get("msg") == "openclaw-trace stopped"), None)
@@ -181,6 +184,22 @@ def measure(scenario: Scenario, server: ServerProcess, duration_s: float, work_d
     }
     if wrk.status_errors or wrk.socket_errors:
         outcome.verdict_notes.append(f"wrk: {wrk.status_errors} non-2xx, {wrk.socket_errors} socket errors")
+
+
+def verify_released(outcome: Outcome) -> None:
+    """For the 202 path alone: received == released + dropped, and every 202 wrk saw was counted."""
+    assert outcome.received is not None and outcome.written is not None
+    checks = {
+        f"received {outcome.received:,} == released + dropped {outcome.written + outcome.dropped:,}": (
+            outcome.received == outcome.written + outcome.dropped
+        ),
+    }
+    wrk = outcome.raw.get("wrk")
+    if wrk is not None:
+        answered = (wrk["requests"] - wrk["status_errors"]) * wrk["events_per_request"]
+        checks[f"received {outcome.received:,} ≥ events answered 202 {answered:,}"] = outcome.received >= answered
+    outcome.accounting = "PASS" if all(checks.values()) else "FAIL"
+    outcome.accounting_notes = [("" if ok else "NOT ") + text for text, ok in checks.items()]
 
 
 def verify_accounting(outcome: Outcome, final: dict[str, Any] | None, rows_added: int) -> None:

@@ -118,6 +118,7 @@ class Daemon:
             interval_s=config.wal_checkpoint_interval,
             restart_threshold_bytes=config.wal_restart_threshold_bytes,
             finish=self._finish_checkpoint,
+            pass_due=lambda wal_frames: writer_pass_due(self.queue.depth(), self.queue.capacity, wal_frames),
             rows_written=self.stats.rows_written,
         )
         limits = EventLimits(max_text_bytes=config.max_text_bytes, prices=prices)
@@ -220,8 +221,6 @@ class Daemon:
 
     def _finish_checkpoint(self, wal_frames: int) -> bool:
         """One PASSIVE checkpoint on the writer thread, between two batches; False if it did not run."""
-        if not writer_pass_due(self.queue.depth(), self.queue.capacity, wal_frames):
-            return False
         try:
             self.writer.call(
                 functools.partial(writes.checkpoint, mode="PASSIVE"), FINISH_CHECKPOINT_TIMEOUT_S, transaction=False

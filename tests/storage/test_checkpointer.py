@@ -15,7 +15,7 @@ from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter, WriterStopped
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema, writes
-from openclaw_trace.storage.checkpointer import WalCheckpointer, writer_pass_due
+from openclaw_trace.storage.checkpointer import MIN_FINISH_WAL_FRAMES, WalCheckpointer, writer_pass_due
 from openclaw_trace.storage.connection import open_read_connection, open_write_connection
 
 ROW = ("p", "m", "x" * 2000, None, 1, 2, 3, None, None, 0.1, "reported", 5.0, "ok", None, None, None, None, None)
@@ -183,7 +183,7 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
     conn.close()
 
 
-def test_a_wal_under_16_mib_never_stops_the_writer(tmp_path: Path) -> None:
+def test_a_wal_under_8_mib_never_stops_the_writer(tmp_path: Path) -> None:
     db_path, conn = fresh_db(tmp_path)
     asked: list[int] = []
 
@@ -194,7 +194,7 @@ def test_a_wal_under_16_mib_never_stops_the_writer(tmp_path: Path) -> None:
     checkpointer = WalCheckpointer(db_path, threshold_bytes=64 * 1024, poll_interval_s=0.01, finish=finish)
     checkpointer.start()
     try:
-        for batch in range(40):  # ~4 MB: 1,000 frames or so, well under 4,096
+        for batch in range(40):  # ~4 MB: 1,000 frames or so, well under 2,048
             writes.insert_rows(conn, "trace", [(f"id{batch}-{i}", i, *ROW) for i in range(50)])
             if batch % 10 == 9:
                 seen = checkpointer.checkpoints
@@ -208,14 +208,46 @@ def test_a_wal_under_16_mib_never_stops_the_writer(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_the_writer_is_asked_only_when_its_pass_is_due(tmp_path: Path) -> None:
+    db_path, conn = fresh_db(tmp_path)
+    consulted: list[int] = []
+    asked: list[int] = []
+
+    def pass_due(wal_frames: int) -> bool:  # the daemon asks its queue; here: never due
+        consulted.append(wal_frames)
+        return False
+
+    def finish(wal_frames: int) -> bool:
+        asked.append(wal_frames)
+        return True
+
+    checkpointer = WalCheckpointer(
+        db_path, threshold_bytes=64 * 1024, poll_interval_s=0.01, finish=finish, pass_due=pass_due
+    )
+    checkpointer.start()
+    try:
+        batch = 0
+        # Write until the WAL is big enough for the writer's pass to be considered.
+        while not consulted:
+            write_mb(conn, 10, start=batch)
+            batch += 10
+            assert batch < 2000, "the writer's pass was never considered"
+    finally:
+        assert checkpointer.stop(5)
+    assert min(consulted) >= MIN_FINISH_WAL_FRAMES
+    assert asked == []
+    assert checkpointer.finished_by_writer == 0
+    conn.close()
+
+
 @pytest.mark.parametrize(
     ("depth", "frames", "due"),
     [
-        (0, 4096, True),  # nothing waits: now
-        (128, 4096, True),  # a quarter of the queue: still now
-        (129, 4096, False),  # deeper: leave it to a later pass
-        (512, 8191, False),
-        (512, 8192, True),  # the WAL has grown: now, however deep the queue
+        (0, 2048, True),  # nothing waits: now
+        (128, 2048, True),  # a quarter of the queue: still now
+        (129, 2048, False),  # deeper: leave it to a later pass
+        (512, 4095, False),
+        (512, 4096, True),  # the WAL has grown: now, however deep the queue
     ],
 )
 def test_the_writers_pass_waits_for_a_shallow_queue_while_the_wal_is_small(depth: int, frames: int, due: bool) -> None:

@@ -1,44 +1,37 @@
-"""Finding a descriptor SQLite holds on the database, without opening one of our own."""
+"""Finding the descriptors SQLite holds on the database, without opening one of our own."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
-from openclaw_trace.storage.connection import open_descriptor, open_write_connection
+from openclaw_trace.storage.connection import descriptors_open_on, open_write_connection
 
 
-def test_the_descriptor_found_is_one_open_on_the_database(tmp_path: Path) -> None:
+def test_a_connection_adds_the_descriptor_it_opened(tmp_path: Path) -> None:
     db_path = str(tmp_path / "d.db")
-    conn = open_write_connection(db_path)
+    writer = open_write_connection(db_path)
     try:
-        fd = open_descriptor(db_path)
-        assert fd is not None
-        assert os.path.samestat(os.fstat(fd), os.stat(db_path))
-        os.fdatasync(fd)  # what the checkpointer does with it
-        # The one found last time is taken again.
-        assert open_descriptor(db_path, first_try=fd) == fd
+        before = descriptors_open_on(db_path)
+        assert before  # the writer's
+        reader = sqlite3.connect(db_path)  # how the checkpointer finds its own
+        try:
+            [mine] = descriptors_open_on(db_path) - before
+            assert os.path.samestat(os.fstat(mine), os.stat(db_path))
+            os.fdatasync(mine)  # what the checkpointer does with it
+        finally:
+            reader.close()
+        assert descriptors_open_on(db_path) == before
     finally:
-        conn.close()
+        writer.close()
 
 
-def test_no_descriptor_once_nothing_holds_the_file_open(tmp_path: Path) -> None:
+def test_nothing_is_found_once_nothing_holds_the_file_open(tmp_path: Path) -> None:
     db_path = str(tmp_path / "d.db")
-    conn = open_write_connection(db_path)
-    fd = open_descriptor(db_path)
-    conn.close()
-    assert open_descriptor(db_path, first_try=fd) is None
-    assert open_descriptor(str(tmp_path / "missing.db")) is None
-
-
-def test_a_stale_hint_is_checked_not_trusted(tmp_path: Path) -> None:
-    db_path = str(tmp_path / "d.db")
+    open_write_connection(db_path).close()
     other = tmp_path / "other"
     other.write_bytes(b"x")
-    with open(other, "rb") as unrelated:
-        conn = open_write_connection(db_path)
-        try:
-            fd = open_descriptor(db_path, first_try=unrelated.fileno())
-            assert fd is not None and fd != unrelated.fileno()
-        finally:
-            conn.close()
+    with open(other, "rb"):  # a file open under another name is not the database
+        assert descriptors_open_on(db_path) == set()
+    assert descriptors_open_on(str(tmp_path / "missing.db")) == set()

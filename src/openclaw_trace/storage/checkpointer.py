@@ -13,7 +13,7 @@ Under sustained writes a checkpoint that runs beside the writer never
 catches up: frames land while it copies, SQLite can restart the WAL from
 the top only when every frame was copied, and so the file grows until the
 TRUNCATE rule below stops the writer to reset it (measured: a 50-65 MB WAL
-truncated every second at 45k events/s). So once the WAL holds 16 MiB,
+truncated every second at 45k events/s). So once the WAL holds 8 MiB,
 after its passes this thread flushes the pages they copied and asks the
 writer (``finish``) to run one more PASSIVE between two batches: it copies
 only what arrived during the passes, nothing can land meanwhile, and the
@@ -54,7 +54,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from openclaw_trace.lifecycle import ThreadedPart
-from openclaw_trace.storage.connection import BUSY_TIMEOUT_MS, open_descriptor, wal_path
+from openclaw_trace.storage.connection import BUSY_TIMEOUT_MS, descriptors_open_on, wal_path
 from openclaw_trace.storage.writes import checkpoint
 
 log = logging.getLogger("openclaw_trace.checkpointer")
@@ -77,13 +77,13 @@ RESTART_BUSY_TIMEOUT_MS = 10  # the writer waits behind a pending TRUNCATE: keep
 RESTART_RETRY_S = 5.0
 
 
-# The writer is asked for its pass once the WAL holds MIN_FINISH_WAL_FRAMES (16 MiB of
+# The writer is asked for its pass once the WAL holds MIN_FINISH_WAL_FRAMES (8 MiB of
 # 4 KiB pages). It then waits while more than capacity / DEFER_DEPTH_DIVISOR events are
-# queued, as long as the WAL holds fewer than MAX_DEFERRED_WAL_FRAMES (32 MiB, under the
+# queued, as long as the WAL holds fewer than MAX_DEFERRED_WAL_FRAMES (16 MiB, under the
 # 50 MB TRUNCATE rule).
-MIN_FINISH_WAL_FRAMES = 4096
+MIN_FINISH_WAL_FRAMES = 2048
 DEFER_DEPTH_DIVISOR = 4
-MAX_DEFERRED_WAL_FRAMES = 8192
+MAX_DEFERRED_WAL_FRAMES = 4096
 
 
 def writer_pass_due(queue_depth: int, queue_capacity: int, wal_frames: int) -> bool:
@@ -127,6 +127,7 @@ class WalCheckpointer(ThreadedPart):
         restart_threshold_bytes: int = RESTART_THRESHOLD_BYTES,
         restart_retry_s: float = RESTART_RETRY_S,
         finish: Callable[[int], bool] | None = None,
+        pass_due: Callable[[int], bool] | None = None,
         rows_written: Callable[[], int] | None = None,
         threshold_rows: int = PASSIVE_THRESHOLD_ROWS,
         busy_poll_s: float = BUSY_POLL_S,
@@ -137,6 +138,9 @@ class WalCheckpointer(ThreadedPart):
         # Runs a PASSIVE checkpoint on the writer thread between batches; True if it ran.
         # Given the frames the WAL holds, it may decline (the writer is busy) while that is small.
         self._finish = finish
+        # Given the WAL's frames, whether the writer's pass should run now (the daemon asks
+        # about its queue); None: always. Asked before the flush, so a declined pass costs none.
+        self._pass_due = pass_due
         self._rows_written = rows_written
         self._threshold_rows = threshold_rows
         self._busy_poll_s = min(busy_poll_s, poll_interval_s)
@@ -151,7 +155,7 @@ class WalCheckpointer(ThreadedPart):
         self.truncates_busy = 0  # TRUNCATE ones that readers or the writer kept from completing
         self.failures = 0
         self.last_truncate_wal_bytes: int | None = None
-        self._db_fd: int | None = None  # a descriptor SQLite holds on the database; never closed here
+        self._db_fd: int | None = None  # this thread's connection's descriptor on the database; never closed here
 
     def health(self) -> dict[str, int | float | None]:
         return {
@@ -166,7 +170,14 @@ class WalCheckpointer(ThreadedPart):
         }
 
     def _run(self) -> None:
+        before = descriptors_open_on(self._db_path)
         conn = sqlite3.connect(self._db_path, isolation_level=None, check_same_thread=False)
+        # This connection's own descriptor, for _sync_database_file. Only ours will do: a
+        # write error is reported once per open file, and taking that report from the
+        # writer's would let its next checkpoint succeed over pages that never reached
+        # the disk. Unsure (another connection opened meanwhile): no extra flush.
+        opened = descriptors_open_on(self._db_path) - before
+        self._db_fd = opened.pop() if len(opened) == 1 else None
         try:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             last = _Mark(mtime_ns=0, size=0, rows=self._rows(), at=time.monotonic())
@@ -243,30 +254,37 @@ class WalCheckpointer(ThreadedPart):
         # its next commit restarts the WAL from the top. Only once the WAL is worth
         # restarting: the catch-up passes copy the rest without stopping anyone, and
         # each pause of the writer is a chance for the queue to fill (at 45k events/s
-        # this made ~3 pauses a second instead of 11). A WAL that stays smaller
-        # restarts by itself once a pass completes with nothing landing meanwhile.
-        if landed and frames >= MIN_FINISH_WAL_FRAMES:
-            self._sync_database_file()
-            if self._finish(frames):
-                self.finished_by_writer += 1
+        # this made 6-7 pauses a second instead of 11). A WAL that stops growing restarts
+        # by itself: once writes pause, a pass completes with nothing landing meanwhile.
+        # One that keeps growing reaches the threshold, and the writer's pass restarts it.
+        if not landed or frames < MIN_FINISH_WAL_FRAMES:
+            return
+        if self._pass_due is not None and not self._pass_due(frames):
+            return
+        if self._sync_database_file() and self._finish(frames):
+            self.finished_by_writer += 1
 
-    def _sync_database_file(self) -> None:
-        """Flush the pages the catch-up passes copied, before the writer's pass.
+    def _sync_database_file(self) -> bool:
+        """Flush the pages the catch-up passes copied, before the writer's pass; False on a write error.
 
         A pass that stops short of the WAL's end (frames landed meanwhile)
         copies pages without an fsync; the pass that completes, the writer's,
         then flushes them all. Measured at 45k events/s: that made the
         writer's pass 10–27 ms, and every queue_full drop of the run fell in
         one; synced here first, its pass took 1.2–1.4 ms (median), at most
-        3 ms. Only adds an fsync, so durability is what it was.
+        3 ms. It only adds an fsync. On a write error the writer's pass is
+        skipped, so the WAL keeps the frames; the writer's own fsync sees
+        the error too (it is reported to each open file) and says so.
         """
-        fd = open_descriptor(self._db_path, self._db_fd)
-        self._db_fd = fd
-        if fd is not None:
-            try:
-                os.fdatasync(fd)
-            except OSError:  # closed meanwhile: the writer's pass flushes, as without this
-                self._db_fd = None
+        if self._db_fd is None:
+            return True  # no descriptor of our own: the writer's pass flushes, as it always did
+        try:
+            os.fdatasync(self._db_fd)
+        except OSError as exc:
+            self.failures += 1
+            log.error("flushing the database file failed: %s", exc)
+            return False
+        return True
 
     def _truncate(self, conn: sqlite3.Connection, wal_bytes: int) -> bool:
         """TRUNCATE with a short busy wait; True when the WAL was reset."""

@@ -75,37 +75,26 @@ def file_size(path: str) -> int:
         return 0
 
 
-def open_descriptor(path: str, first_try: int | None = None) -> int | None:
-    """A descriptor this process already has open on the file at ``path``, or None.
+def descriptors_open_on(path: str) -> set[int]:
+    """The descriptors this process has open on the file at ``path`` (Linux ``/proc``); empty elsewhere.
 
-    For an fsync of a database file that SQLite holds open: opening and
-    closing a descriptor of our own would drop every POSIX lock the process
-    holds on the file, SQLite's included. ``first_try`` (the descriptor found
-    last time) is checked before the rest. Reads Linux's ``/proc/self/fd``;
-    elsewhere only ``first_try`` can be found. The answer is checked against
-    the file's device and inode, but may be closed by its owner right after:
-    callers must expect ``OSError``, never close it, and lose nothing by an
-    fsync of whatever file then reuses the number.
+    Looked up without opening the file: closing a descriptor of our own
+    would drop every POSIX lock the process holds on it, SQLite's included.
     """
     try:
         target = os.stat(path)
-    except OSError:
-        return None
-    if first_try is not None and _is_open_on(first_try, target):
-        return first_try
-    try:
         listed = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
-        return None
-    return next((fd for fd in listed if _is_open_on(fd, target)), None)
-
-
-def _is_open_on(fd: int, target: os.stat_result) -> bool:
-    try:
-        found = os.fstat(fd)
-    except OSError:  # closed (the listing's own descriptor, or one closed since)
-        return False
-    return (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino)
+        return set()
+    found: set[int] = set()
+    for fd in listed:
+        try:
+            candidate = os.fstat(fd)
+        except OSError:  # the listing's own descriptor, or one closed since
+            continue
+        if (candidate.st_dev, candidate.st_ino) == (target.st_dev, target.st_ino):
+            found.add(fd)
+    return found
 
 
 @contextlib.contextmanager
