@@ -252,3 +252,20 @@ def test_the_writer_is_asked_only_when_its_pass_is_due(tmp_path: Path) -> None:
 )
 def test_the_writers_pass_waits_for_a_shallow_queue_while_the_wal_is_small(depth: int, frames: int, due: bool) -> None:
     assert writer_pass_due(depth, 512, frames) is due
+
+
+def test_a_failed_flush_skips_the_writers_pass_and_a_closed_descriptor_is_let_go(tmp_path: Path) -> None:
+    checkpointer = WalCheckpointer(str(tmp_path / "f.db"))
+    read_end, write_end = os.pipe()
+    try:
+        # fdatasync on a pipe fails (EINVAL) as a disk error would (EIO): no pass, counted.
+        checkpointer._db_fd = write_end
+        assert checkpointer._sync_database_file() is False
+        assert checkpointer.failures == 1
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    # Closed since (EBADF): the descriptor is dropped and the writer's pass flushes, as before.
+    assert checkpointer._sync_database_file() is True
+    assert checkpointer._db_fd is None
+    assert checkpointer._sync_database_file() is True

@@ -46,6 +46,7 @@ Two more rules bound the WAL when PASSIVE is not enough:
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -281,6 +282,10 @@ class WalCheckpointer(ThreadedPart):
         try:
             os.fdatasync(self._db_fd)
         except OSError as exc:
+            if exc.errno == errno.EBADF:  # not open any more: no flush of ours from now on
+                log.warning("the checkpointer's database descriptor is gone; the writer's pass flushes")
+                self._db_fd = None
+                return True
             self.failures += 1
             log.error("flushing the database file failed: %s", exc)
             return False
