@@ -171,8 +171,8 @@ def _check_202_path(outcome: Outcome, earlier: Mapping[str, Outcome]) -> tuple[b
     ratio, notes = _ratio_notes(outcome, earlier)
     if ratio is None:
         return None, notes
-    if outcome.received is None:  # no final counts: the 202s may have been for dropped events
-        return False, [*notes, "drops unknown"]
+    if outcome.accounting != "PASS":  # no final counts, or they do not add up
+        return False, [*notes, "the 202s are not all accounted for"]
     ok = ratio >= 0.7
     dropped = outcome.dropped
     if dropped:  # a 202 for a dropped event is not the 202 path doing its job
