@@ -160,7 +160,8 @@ class PreparedResponse:
     """A response whose bytes never change, its two ASGI messages built once.
 
     uvicorn copies the headers it is given and never changes the messages,
-    so the same two dicts can be sent for every request.
+    so the same two dicts can be sent for every request: ``await
+    send(prepared.start)``, then ``await send(prepared.body)``.
     """
 
     __slots__ = ("body", "start")
@@ -169,10 +170,6 @@ class PreparedResponse:
         headers = [*JSON_HEADERS, (b"content-length", b"%d" % len(body))]
         self.start: Message = {"type": "http.response.start", "status": status, "headers": headers}
         self.body: Message = {"type": "http.response.body", "body": body}
-
-    async def send(self, send: Send) -> None:
-        await send(self.start)
-        await send(self.body)
 
 
 async def send_bytes(
