@@ -35,7 +35,7 @@ from openclaw_trace.api.transport import server_config
 from openclaw_trace.config import load_config
 from openclaw_trace.lifecycle import named_target
 from openclaw_trace.model import EventLimits
-from openclaw_trace.pipeline.queue import IngestQueue, slots
+from openclaw_trace.pipeline.queue import IngestQueue, inner_kinds, slots
 from openclaw_trace.pricing import load_prices
 from openclaw_trace.stats import Stats
 
@@ -45,7 +45,8 @@ def release_batches(queue: IngestQueue, stats: Stats) -> None:
     while True:
         batch = queue.take_batch()
         if batch:
-            stats.record_written(batch[0].kind, len(batch))
+            for kind, count in inner_kinds(batch).items():
+                stats.record_written(kind, count)
             queue.done(slots(batch))
         elif queue.exhausted():
             return

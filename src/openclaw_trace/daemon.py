@@ -219,7 +219,7 @@ class Daemon:
                 log.info("stopping", extra={"fields": {"deadline_s": self.config.shutdown_timeout}})
         self._server.should_exit = True
 
-    def _finish_checkpoint(self, wal_frames: int) -> bool:
+    def _finish_checkpoint(self) -> bool:
         """One PASSIVE checkpoint on the writer thread, between two batches; False if it did not run."""
         try:
             self.writer.call(

@@ -127,7 +127,7 @@ class WalCheckpointer(ThreadedPart):
         interval_s: float = CHECKPOINT_INTERVAL_S,
         restart_threshold_bytes: int = RESTART_THRESHOLD_BYTES,
         restart_retry_s: float = RESTART_RETRY_S,
-        finish: Callable[[int], bool] | None = None,
+        finish: Callable[[], bool] | None = None,
         pass_due: Callable[[int], bool] | None = None,
         rows_written: Callable[[], int] | None = None,
         threshold_rows: int = PASSIVE_THRESHOLD_ROWS,
@@ -136,8 +136,8 @@ class WalCheckpointer(ThreadedPart):
         super().__init__("oct-checkpoint")
         self._db_path = db_path
         self._wal_path = wal_path(db_path)
-        # Runs a PASSIVE checkpoint on the writer thread between batches; True if it ran.
-        # Given the frames the WAL holds, it may decline (the writer is busy) while that is small.
+        # Runs a PASSIVE checkpoint on the writer thread between batches; True if it ran
+        # (False: the writer stopped or did not get to it in time).
         self._finish = finish
         # Given the WAL's frames, whether the writer's pass should run now (the daemon asks
         # about its queue); None: always. Asked before the flush, so a declined pass costs none.
@@ -262,7 +262,7 @@ class WalCheckpointer(ThreadedPart):
             return
         if self._pass_due is not None and not self._pass_due(frames):
             return
-        if self._sync_database_file() and self._finish(frames):
+        if self._sync_database_file() and self._finish():
             self.finished_by_writer += 1
 
     def _sync_database_file(self) -> bool:
