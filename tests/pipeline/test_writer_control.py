@@ -27,8 +27,9 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
     made = Pipeline(str(tmp_path / "c.db"), 0.05)
     made.conn.execute(STATE_TABLE)
     yield made
-    if made.writer.alive:
-        made.close()
+    # Some tests stop the writer themselves; the connection is closed either way.
+    made.writer.stop(10)
+    made.conn.close()
 
 
 def traces(models: list[str]) -> list[Envelope]:
