@@ -2,7 +2,7 @@
 
 What the issue compares with the reference handler ("the 202 path alone
 ≥ 0.7× the reference"): everything a request goes through in the daemon —
-``api.transport.server_config`` (uvicorn, httptools through the daemon's
+``api.server.server_config`` (uvicorn, httptools through the daemon's
 protocol, uvloop), ``api.app.App`` with its routing and token check, the
 full validation of ``model.TraceIn``, the envelope with its cost, the
 ``IngestQueue`` of 512 with ``Stats`` — but the consumer of the queue is a
@@ -31,7 +31,7 @@ import uvloop
 from openclaw_trace import __version__
 from openclaw_trace.api.app import App
 from openclaw_trace.api.context import AppContext
-from openclaw_trace.api.transport import server_config
+from openclaw_trace.api.server import server_config
 from openclaw_trace.config import load_config
 from openclaw_trace.lifecycle import named_target
 from openclaw_trace.model import EventLimits

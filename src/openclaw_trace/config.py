@@ -118,6 +118,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest request body accepted; larger bodies get 413, also when sent chunked without a Content-Length.",
     ),
     Setting(
+        "REQUEST_TIMEOUT",
+        positive(parse_duration_s),
+        "10s",
+        "A request must arrive whole (headers and body) this soon after its first byte;"
+        " a slower one gets 408 and its connection is closed.",
+    ),
+    Setting(
+        "IDLE_TIMEOUT",
+        positive(parse_duration_s),
+        "5s",
+        "A connection that sends nothing for this long, after connecting or after a response, is closed.",
+    ),
+    Setting(
         "INGEST_TOKEN",
         parse_text,
         "",
@@ -229,6 +242,8 @@ class Config:
     log_level: str = "info"
     max_text_bytes: int = 16384
     max_body_bytes: int = 1024 * 1024
+    request_timeout: float = 10.0
+    idle_timeout: float = 5.0
     ingest_token: str = ""
     prices_file: str = ""
     metrics_interval: float = 15.0

@@ -10,7 +10,6 @@ it, checkpoint the WAL, close, and log the totals.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import signal
@@ -18,16 +17,14 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from types import FrameType
 
-import uvicorn
 import uvloop
 
 from openclaw_trace import __version__
 from openclaw_trace.api.app import App
 from openclaw_trace.api.context import AppContext
-from openclaw_trace.api.transport import server_config
+from openclaw_trace.api.server import HttpServer, server_config
 from openclaw_trace.collectors.system import SystemCollector
 from openclaw_trace.config import Config, ConfigError
 from openclaw_trace.lifecycle import Component, named_target
@@ -49,18 +46,6 @@ log = logging.getLogger("openclaw_trace.daemon")
 HTTP_GRACE_SHARE = 0.3
 # The checkpointer waits this long for the writer to finish a checkpoint pass.
 FINISH_CHECKPOINT_TIMEOUT_S = 5.0
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the daemon owns the signals.
-
-    uvicorn re-raises a captured signal after it returns, which would kill
-    the process before the queue is drained.
-    """
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -124,7 +109,10 @@ class Daemon:
         limits = EventLimits(max_text_bytes=config.max_text_bytes, prices=prices)
         self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__, limits=limits)
         grace_s = max(1, int(config.shutdown_timeout * HTTP_GRACE_SHARE))
-        self._server = _Server(server_config(App(self.ctx), timeout_graceful_shutdown=grace_s))
+        self._server = HttpServer(
+            server_config(App(self.ctx), idle_timeout_s=config.idle_timeout, timeout_graceful_shutdown=grace_s),
+            request_timeout_s=config.request_timeout,
+        )
         self.components: list[Component] = self._build_components()
         self.ctx.components.extend(self.components)
         self._http_thread: threading.Thread | None = None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
@@ -61,22 +60,3 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # Duck-typed: uvicorn only writes, closes and asks for extra info.
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
-
-
-def server_config(app: Any, **settings: Any) -> uvicorn.Config:
-    """The daemon's uvicorn settings for ``app``, with ``settings`` added (bench/ingest_only_app.py runs on them too).
-
-    httptools through ``CoalescingHttpToolsProtocol``; no lifespan, access
-    log, logging set-up of uvicorn's own, or Server/Date headers.
-    """
-    return uvicorn.Config(
-        app,
-        http=CoalescingHttpToolsProtocol,
-        proxy_headers=False,  # loopback sidecar: no proxy in front, no header rewriting
-        lifespan="off",
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        date_header=False,
-        **settings,
-    )

@@ -1,0 +1,119 @@
+"""Slow clients: trickled requests get 408 and are closed, silent connections are closed, real traffic goes on."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from openclaw_trace.daemon import Daemon
+from tests.conftest import Client, rows
+
+PARTIAL_HEADERS = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Slow: "
+PARTIAL_BODY = (
+    b'POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"pro'
+)
+
+
+class Trickler:
+    """A client that sends ``start`` and then one more byte every 50 ms until the server closes."""
+
+    def __init__(self, port: int, start: bytes) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock.sendall(start)
+        self.answer = b""
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._send, daemon=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        self.reader.start()
+
+    def _send(self) -> None:
+        while not self.stop.wait(0.05):
+            try:
+                self.sock.sendall(b"a")
+            except OSError:
+                return
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = self.sock.recv(4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.answer += chunk
+        self.stop.set()
+
+    def finished(self, timeout_s: float = 30) -> bool:
+        self.reader.join(timeout_s)
+        self.stop.set()
+        self.thread.join(timeout_s)
+        self.sock.close()
+        return not self.reader.is_alive()
+
+
+def test_trickled_requests_get_408_and_real_traffic_is_untouched(
+    make_daemon: Callable[..., Daemon], connect: Callable[[Daemon], Client]
+) -> None:
+    daemon = make_daemon(request_timeout=0.5)
+    slow = [Trickler(daemon.port, PARTIAL_HEADERS if i % 2 else PARTIAL_BODY) for i in range(40)]
+    client = connect(daemon)
+    answers = [client.post("/v1/traces", {"provider": "p", "model": f"m{i}"}) for i in range(200)]
+
+    assert all(trickler.finished() for trickler in slow)
+    assert [status for status, _ in answers] == [202] * 200
+    assert [body["queued"] for _, body in answers] == [1] * 200
+    for trickler in slow:
+        assert trickler.answer.startswith(b"HTTP/1.1 408 "), trickler.answer[:80]
+        assert b'"error":"the request did not arrive whole in time"' in trickler.answer
+    assert daemon.writer.flush(10)
+    stored = rows(daemon.config.db_path, "SELECT model FROM llm_traces ORDER BY id")
+    assert [row["model"] for row in stored] == [f"m{i}" for i in range(200)]
+    report = client.health()
+    assert report["events_received"] == report["events_written"] + report["events_dropped"]
+    assert report["events_dropped"] == 0
+    assert client.post("/v1/traces", {"provider": "p", "model": "after"})[0] == 202
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_idle_timeout(make_daemon: Callable[..., Daemon]) -> None:
+    daemon = make_daemon(idle_timeout=0.2)
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
+        assert sock.recv(100) == b""  # closed by the server, with nothing said
+
+
+def test_a_request_within_its_deadline_is_served_however_slowly_it_came(
+    make_daemon: Callable[..., Daemon],
+) -> None:
+    daemon = make_daemon(request_timeout=30)
+    body = b'{"provider":"p","model":"slow-but-in-time"}'
+    request = (
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
+        for start in range(0, len(request), 7):  # in 7-byte pieces
+            sock.sendall(request[start : start + 7])
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 202 ")
+    assert daemon.writer.flush(10)
+    assert rows(daemon.config.db_path, "SELECT model FROM llm_traces") == [{"model": "slow-but-in-time"}]
+
+
+def test_a_kept_alive_connection_is_not_late_between_requests(make_daemon: Callable[..., Daemon]) -> None:
+    daemon = make_daemon(request_timeout=0.2, idle_timeout=30)
+    body = b'{"provider":"p","model":"kept"}'
+    request = (
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
+        sock.sendall(request)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 202 ")
+        time.sleep(1.5)  # at least one sweep passes while the answered request is older than its deadline
+        sock.sendall(request)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 202 ")
