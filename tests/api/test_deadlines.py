@@ -75,6 +75,7 @@ def test_trickled_requests_get_408_and_real_traffic_is_untouched(
     report = client.health()
     assert report["events_received"] == report["events_written"] + report["events_dropped"]
     assert report["events_dropped"] == 0
+    assert report["counters"]["http.late_requests"] == 40
     assert client.post("/v1/traces", {"provider": "p", "model": "after"})[0] == 202
 
 

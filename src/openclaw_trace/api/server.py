@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -50,10 +50,12 @@ class HttpServer(uvicorn.Server):
     the process before the queue is drained; the daemon handles them.
     """
 
-    def __init__(self, config: uvicorn.Config, request_timeout_s: float) -> None:
+    def __init__(
+        self, config: uvicorn.Config, request_timeout_s: float, count_late: Callable[[int], None] = lambda _: None
+    ) -> None:
         super().__init__(config)
         self._request_timeout_s = request_timeout_s
-        self.late_requests = 0  # answered 408 and closed
+        self._count_late = count_late  # told how many requests each sweep answered 408
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -64,7 +66,7 @@ class HttpServer(uvicorn.Server):
             now = asyncio.get_running_loop().time()
             closed = close_overdue(self.server_state.connections, now, self._request_timeout_s)
             if closed:
-                self.late_requests += closed
+                self._count_late(closed)
                 log.warning(
                     "closed %d connection(s) whose request did not arrive whole within %gs",
                     closed,
