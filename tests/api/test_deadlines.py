@@ -16,6 +16,12 @@ PARTIAL_BODY = (
 )
 
 
+def whole_request(body: bytes) -> bytes:
+    """A complete POST /v1/traces with ``body``."""
+    head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    return head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
 class Trickler:
     """A client that sends ``start`` and then one more byte every 50 ms until the server closes."""
 
@@ -89,12 +95,7 @@ def test_a_request_within_its_deadline_is_served_however_slowly_it_came(
     make_daemon: Callable[..., Daemon],
 ) -> None:
     daemon = make_daemon(request_timeout=30)
-    body = b'{"provider":"p","model":"slow-but-in-time"}'
-    request = (
-        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
+    request = whole_request(b'{"provider":"p","model":"slow-but-in-time"}')
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
         for start in range(0, len(request), 7):  # in 7-byte pieces
             sock.sendall(request[start : start + 7])
@@ -106,12 +107,7 @@ def test_a_request_within_its_deadline_is_served_however_slowly_it_came(
 
 def test_a_kept_alive_connection_is_not_late_between_requests(make_daemon: Callable[..., Daemon]) -> None:
     daemon = make_daemon(request_timeout=0.2, idle_timeout=30)
-    body = b'{"provider":"p","model":"kept"}'
-    request = (
-        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
+    request = whole_request(b'{"provider":"p","model":"kept"}')
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
         sock.sendall(request)
         assert sock.recv(4096).startswith(b"HTTP/1.1 202 ")
