@@ -23,11 +23,12 @@ def whole_request(body: bytes) -> bytes:
 
 
 class Trickler:
-    """A client that sends ``start`` and then one more byte every 50 ms until the server closes."""
+    """A client that sends ``start``, then ``drip`` every 50 ms until the server closes; keeps what it reads."""
 
-    def __init__(self, port: int, start: bytes) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    def __init__(self, port: int, start: bytes, drip: bytes = b"a", sock: socket.socket | None = None) -> None:
+        self.sock = sock or socket.create_connection(("127.0.0.1", port), timeout=30)
         self.sock.sendall(start)
+        self.drip = drip
         self.answer = b""
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._send, daemon=True)
@@ -38,7 +39,7 @@ class Trickler:
     def _send(self) -> None:
         while not self.stop.wait(0.05):
             try:
-                self.sock.sendall(b"a")
+                self.sock.sendall(self.drip)
             except OSError:
                 return
 
@@ -97,8 +98,10 @@ def test_a_request_within_its_deadline_is_served_however_slowly_it_came(
     daemon = make_daemon(request_timeout=30)
     request = whole_request(b'{"provider":"p","model":"slow-but-in-time"}')
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
-        for start in range(0, len(request), 7):  # in 7-byte pieces
-            sock.sendall(request[start : start + 7])
+        piece = len(request) // 25 + 1
+        for start in range(0, len(request), piece):  # in 25 pieces, 50 ms apart: sweeps pass meanwhile
+            sock.sendall(request[start : start + piece])
+            time.sleep(0.05)
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 202 ")
     assert daemon.writer.flush(10)
@@ -111,6 +114,40 @@ def test_a_kept_alive_connection_is_not_late_between_requests(make_daemon: Calla
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
         sock.sendall(request)
         assert sock.recv(4096).startswith(b"HTTP/1.1 202 ")
-        time.sleep(1.5)  # at least one sweep passes while the answered request is older than its deadline
+        # A trickler that starts after that answer is closed by a sweep that also saw
+        # the kept connection, its answered request older than the deadline.
+        witness = Trickler(daemon.port, PARTIAL_HEADERS)
+        assert witness.finished()
+        assert witness.answer.startswith(b"HTTP/1.1 408 ")
         sock.sendall(request)
         assert sock.recv(4096).startswith(b"HTTP/1.1 202 ")
+
+
+def test_blank_lines_do_not_hold_a_connection(make_daemon: Callable[..., Daemon]) -> None:
+    # The parser skips blank lines without starting a request: the deadline still runs.
+    daemon = make_daemon(request_timeout=0.2, idle_timeout=30)
+    fresh = Trickler(daemon.port, b"\r\n", drip=b"\r\n")
+    assert fresh.finished()
+    assert fresh.answer.startswith(b"HTTP/1.1 408 ")
+
+    sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=30)
+    sock.sendall(whole_request(b'{"provider":"p","model":"then-blank"}'))
+    assert sock.recv(4096).startswith(b"HTTP/1.1 202 ")
+    after_an_answer = Trickler(daemon.port, b"\r\n", drip=b"\r\n", sock=sock)
+    assert after_an_answer.finished()
+    assert after_an_answer.answer == b""  # closed quietly: the request it had sent was answered
+
+
+def test_a_body_answered_before_it_was_read_is_not_counted_late(
+    make_daemon: Callable[..., Daemon], connect: Callable[[Daemon], Client]
+) -> None:
+    daemon = make_daemon(request_timeout=0.2, idle_timeout=30)
+    too_big = (
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 2000000\r\n\r\n" + b" " * 1000
+    )
+    trickler = Trickler(daemon.port, too_big, drip=b" ")
+    assert trickler.finished()
+    assert trickler.answer.startswith(b"HTTP/1.1 413 ")
+    assert b"408" not in trickler.answer
+    assert connect(daemon).health()["counters"].get("http.late_requests", 0) == 0
