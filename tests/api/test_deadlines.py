@@ -151,3 +151,16 @@ def test_a_body_answered_before_it_was_read_is_not_counted_late(
     assert trickler.answer.startswith(b"HTTP/1.1 413 ")
     assert b"408" not in trickler.answer
     assert connect(daemon).health()["counters"].get("http.late_requests", 0) == 0
+
+
+def test_a_busy_connection_caught_mid_request_at_every_sweep_is_never_late(make_daemon: Callable[..., Daemon]) -> None:
+    # Each request waits 150 ms between its halves, under the 200 ms deadline, so the
+    # sweeps nearly always find the connection waiting; it is a new request each time.
+    daemon = make_daemon(request_timeout=0.2, idle_timeout=30)
+    request = whole_request(b'{"provider":"p","model":"busy"}')
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
+        for _ in range(20):
+            sock.sendall(request[:40])
+            time.sleep(0.15)
+            sock.sendall(request[40:])
+            assert sock.recv(4096).startswith(b"HTTP/1.1 202 ")

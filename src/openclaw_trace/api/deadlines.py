@@ -9,20 +9,22 @@ likes. Here:
 
 - a connection that has sent nothing ``idle_timeout_s`` after it was
   opened is closed, as uvicorn closes one that is quiet after a response;
-- bytes that have not made a whole request ``request_timeout_s`` after the
-  first of them get ``408`` and the connection is closed. The 408 is left
-  out while an earlier response is still owed, so it can never land in the
+- a connection found waiting for the rest of a request, with no progress
+  for ``request_timeout_s``, gets ``408`` and is closed. The 408 is left out
+  while an earlier response is still owed, so it can never land in the
   middle of one; the connection is closed all the same.
 
-The protocol notes the clock at the first byte after each response (one
-clock read per request); ``close_overdue`` finds the late ones, called by
-the daemon's server once a second, so no timer is armed and cancelled per
-request.
+Nothing runs per request: ``close_overdue``, called by the daemon's server
+once a second, reads each connection's state off uvicorn's protocol and
+remembers where it found a waiting one. A request that progressed between
+two looks (a new cycle or a new request begun) starts its clock again, so a
+busy connection caught mid-request at every look is never late.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable
 
 from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
@@ -36,55 +38,59 @@ RESPONSE_408 = (
 )
 
 
-class DeadlineHttpToolsProtocol(CoalescingHttpToolsProtocol):
-    """``CoalescingHttpToolsProtocol`` that notes when the bytes of the next request began to arrive.
+@dataclasses.dataclass(frozen=True)
+class _Waiting:
+    """Where a sweep found a connection waiting for input: its cycle and scope then, and when."""
 
-    ``request_began`` is the loop's clock at the first byte received since
-    the last response was sent (None until then). Whether those bytes have
-    made a whole request is read off uvicorn's cycle when it matters. The
-    silent-connection limit reuses uvicorn's own keep-alive timer, armed at
-    connect as it is after every response.
+    cycle: object
+    scope: object
+    since: float
+
+
+class DeadlineHttpToolsProtocol(CoalescingHttpToolsProtocol):
+    """``CoalescingHttpToolsProtocol`` with the silent-connection limit and the sweep's check.
+
+    The silent-connection limit reuses uvicorn's own keep-alive timer, armed
+    at connect as uvicorn arms it after every response; uvicorn cancels it
+    at the first byte that arrives, so "no timer" means "bytes came in since
+    the last response (or the connect)".
     """
 
-    request_began: float | None = None
+    waiting: _Waiting | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
 
-    def data_received(self, data: bytes) -> None:
-        if self.request_began is None:
-            self.request_began = self.loop.time()
-        super().data_received(data)
-
-    def on_response_complete(self) -> None:
-        self.request_began = None
-        super().on_response_complete()
-
     def close_if_late(self, now: float, request_timeout_s: float) -> bool:
-        """Close the connection when its request is over ``request_timeout_s`` old and not whole.
+        """One sweep's look: close the connection if its request has made no progress for too long.
 
-        True when that was a late request (answered 408 when no response was
-        owed); False when nothing was late, including a request answered
-        before its body was read (413, 401 …) whose leftover bytes are then
-        only closed on.
+        True for a late request (answered 408 when no response was owed).
+        False otherwise, including a request answered before its body was
+        read (413, 401 …) whose leftover bytes stall: that connection is
+        closed quietly.
         """
-        began = self.request_began
-        if began is None or now - began <= request_timeout_s or self.transport.is_closing():
+        if self.transport.is_closing() or self.timeout_keep_alive_task is not None:
+            self.waiting = None  # closing, or quiet since a response: uvicorn's timer has it
             return False
-        cycle = self.cycle
+        cycle, scope = self.cycle, self.scope
         # uvicorn makes a request's cycle, with its scope, once the headers are in
         # (queued in ``pipeline`` while an earlier one is answered); it clears
         # more_body when the body is in, unless the answer went first.
-        own = cycle is not None and cycle.scope is self.scope
-        if own:
-            if cycle.response_complete:  # answered already; the rest of its body is ignored
-                self.request_began = None
-                self.transport.close()
-                return False
-            if not cycle.more_body:  # whole, and its answer is being made
-                return False
-        self.request_began = None
+        own = cycle is not None and cycle.scope is scope
+        if own and not cycle.more_body and not cycle.response_complete:
+            self.waiting = None  # whole, and its answer is being made
+            return False
+        seen = self.waiting
+        if seen is None or seen.cycle is not cycle or seen.scope is not scope:
+            self.waiting = _Waiting(cycle, scope, now)  # new, or progressed since the last look
+            return False
+        if now - seen.since <= request_timeout_s:
+            return False
+        self.waiting = None
+        if own and cycle.response_complete:  # answered already; the rest of its body is ignored
+            self.transport.close()
+            return False
         if own:
             answering = cycle.response_started or bool(self.pipeline)
         else:
