@@ -121,8 +121,8 @@ SETTINGS: tuple[Setting, ...] = (
         "REQUEST_TIMEOUT",
         positive(parse_duration_s),
         "10s",
-        "A request must arrive whole (headers and body) this soon after its first byte;"
-        " a slower one gets 408 and its connection is closed.",
+        "A request must arrive whole (headers and body) this soon after its first byte"
+        " (checked once a second); a slower one gets 408 and its connection is closed.",
     ),
     Setting(
         "IDLE_TIMEOUT",
