@@ -44,7 +44,6 @@ log = logging.getLogger("openclaw_trace.daemon")
 
 # Share of the stop deadline given to in-flight HTTP requests.
 HTTP_GRACE_SHARE = 0.3
-LATE_REQUESTS_COUNTER = "http.late_requests"  # answered 408: not whole within OCT_REQUEST_TIMEOUT
 
 # The checkpointer waits this long for the writer to finish a checkpoint pass.
 FINISH_CHECKPOINT_TIMEOUT_S = 5.0
@@ -114,7 +113,8 @@ class Daemon:
         self._server = HttpServer(
             server_config(App(self.ctx), idle_timeout_s=config.idle_timeout, timeout_graceful_shutdown=grace_s),
             request_timeout_s=config.request_timeout,
-            count_late=lambda count: self.stats.count(LATE_REQUESTS_COUNTER, count),
+            # http.late_requests (answered 408), http.stalled_responses (client not reading)
+            count_closed=lambda reason, count: self.stats.count(f"http.{reason}", count),
         )
         self.components: list[Component] = self._build_components()
         self.ctx.components.extend(self.components)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -164,3 +165,33 @@ def test_a_busy_connection_caught_mid_request_at_every_sweep_is_never_late(make_
             time.sleep(0.15)
             sock.sendall(request[40:])
             assert sock.recv(4096).startswith(b"HTTP/1.1 202 ")
+
+
+def test_a_client_that_stops_reading_is_closed(
+    make_daemon: Callable[..., Daemon], connect: Callable[[Daemon], Client]
+) -> None:
+    # 5,000 pipelined /health requests and no reading: the answers fill the socket
+    # buffers, uvicorn stops reading, and the connection makes no progress.
+    daemon = make_daemon(request_timeout=0.2, idle_timeout=30)
+    pipelined = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 5000
+    sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=30)
+    sender = threading.Thread(target=lambda: _send_quietly(sock, pipelined), daemon=True)
+    sender.start()
+    health = connect(daemon)
+    for _ in range(300):  # until a sweep has closed it (a few seconds); never past 30 s
+        if health.health()["counters"].get("http.stalled_responses", 0):
+            break
+        time.sleep(0.1)
+    assert health.health()["counters"]["http.stalled_responses"] == 1
+    answers = b""
+    while chunk := sock.recv(1 << 16):  # what was sent before the close, then the end
+        answers += chunk
+    sock.close()
+    sender.join(30)
+    assert 0 < answers.count(b"HTTP/1.1 200 ") < 5000
+    assert b"408 Request Timeout" not in answers  # never inside the answers it owed
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the server closes before taking it all
+        sock.sendall(data)

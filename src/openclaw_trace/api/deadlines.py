@@ -12,7 +12,12 @@ likes. Here:
 - a connection found waiting for the rest of a request, with no progress
   for ``request_timeout_s``, gets ``408`` and is closed. The 408 is left out
   while an earlier response is still owed, so it can never land in the
-  middle of one; the connection is closed all the same.
+  middle of one; the connection is closed all the same;
+- so is one whose client stops reading: its answer cannot go out, and
+  uvicorn stops reading its later requests meanwhile. (Every answer the
+  daemon gives is made at once, so an answer still unsent after the
+  deadline means nobody reads it; an endpoint that streams or long-polls
+  would need an exemption here.)
 
 Nothing runs per request: ``close_overdue``, called by the daemon's server
 once a second, reads each connection's state off uvicorn's protocol and
@@ -25,9 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable
 
 from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
+
+# Why close_if_late closed a connection; the daemon counts them under these names.
+LATE_REQUEST = "late_requests"
+STALLED_RESPONSE = "stalled_responses"
 
 _408 = b'{"error":"the request did not arrive whole in time"}'
 RESPONSE_408 = (
@@ -62,35 +72,36 @@ class DeadlineHttpToolsProtocol(CoalescingHttpToolsProtocol):
         super().connection_made(transport)
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
 
-    def close_if_late(self, now: float, request_timeout_s: float) -> bool:
-        """One sweep's look: close the connection if its request has made no progress for too long.
+    def close_if_late(self, now: float, request_timeout_s: float) -> str | None:
+        """One sweep's look: close the connection if it has made no progress for too long.
 
-        True for a late request (answered 408 when no response was owed).
-        False otherwise, including a request answered before its body was
-        read (413, 401 …) whose leftover bytes stall: that connection is
-        closed quietly.
+        Returns why it was closed: ``LATE_REQUEST`` (answered 408 when no
+        response was owed) or ``STALLED_RESPONSE`` (a whole request whose
+        answer the client does not read). None otherwise, including a request
+        answered before its body was read (413, 401 …) whose leftover bytes
+        stall: that connection is closed quietly.
         """
         if self.transport.is_closing() or self.timeout_keep_alive_task is not None:
             self.waiting = None  # closing, or quiet since a response: uvicorn's timer has it
-            return False
+            return None
         cycle, scope = self.cycle, self.scope
+        seen = self.waiting
+        if seen is None or seen.cycle is not cycle or seen.scope is not scope:
+            self.waiting = _Waiting(cycle, scope, now)  # new, or progressed since the last look
+            return None
+        if now - seen.since <= request_timeout_s:
+            return None
+        self.waiting = None
         # uvicorn makes a request's cycle, with its scope, once the headers are in
         # (queued in ``pipeline`` while an earlier one is answered); it clears
         # more_body when the body is in, unless the answer went first.
         own = cycle is not None and cycle.scope is scope
-        if own and not cycle.more_body and not cycle.response_complete:
-            self.waiting = None  # whole, and its answer is being made
-            return False
-        seen = self.waiting
-        if seen is None or seen.cycle is not cycle or seen.scope is not scope:
-            self.waiting = _Waiting(cycle, scope, now)  # new, or progressed since the last look
-            return False
-        if now - seen.since <= request_timeout_s:
-            return False
-        self.waiting = None
         if own and cycle.response_complete:  # answered already; the rest of its body is ignored
             self.transport.close()
-            return False
+            return None
+        if own and not cycle.more_body:  # whole, and its answer has not gone out: nobody reads it
+            self.transport.close()
+            return STALLED_RESPONSE
         if own:
             answering = cycle.response_started or bool(self.pipeline)
         else:
@@ -100,13 +111,15 @@ class DeadlineHttpToolsProtocol(CoalescingHttpToolsProtocol):
             # and sees a disconnect once the connection is gone.
             self.transport.write(RESPONSE_408)
         self.transport.close()
-        return True
+        return LATE_REQUEST
 
 
-def close_overdue(connections: Iterable[object], now: float, request_timeout_s: float) -> int:
-    """Close every connection whose request is over its deadline; how many were closed."""
-    closed = 0
+def close_overdue(connections: Iterable[object], now: float, request_timeout_s: float) -> Counter[str]:
+    """Close every connection over its deadline; how many were closed, by reason."""
+    closed: Counter[str] = Counter()
     for protocol in list(connections):  # closing changes the set
-        if isinstance(protocol, DeadlineHttpToolsProtocol) and protocol.close_if_late(now, request_timeout_s):
-            closed += 1
+        if isinstance(protocol, DeadlineHttpToolsProtocol):
+            reason = protocol.close_if_late(now, request_timeout_s)
+            if reason is not None:
+                closed[reason] += 1
     return closed

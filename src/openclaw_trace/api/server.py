@@ -51,11 +51,14 @@ class HttpServer(uvicorn.Server):
     """
 
     def __init__(
-        self, config: uvicorn.Config, request_timeout_s: float, count_late: Callable[[int], None] = lambda _: None
+        self,
+        config: uvicorn.Config,
+        request_timeout_s: float,
+        count_closed: Callable[[str, int], None] = lambda _reason, _count: None,
     ) -> None:
         super().__init__(config)
         self._request_timeout_s = request_timeout_s
-        self._count_late = count_late  # told how many requests each sweep answered 408
+        self._count_closed = count_closed  # told, per sweep, how many connections it closed and why
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -65,11 +68,12 @@ class HttpServer(uvicorn.Server):
         if counter % SWEEP_EVERY_TICKS == 0:
             now = asyncio.get_running_loop().time()
             closed = close_overdue(self.server_state.connections, now, self._request_timeout_s)
-            if closed:
-                self._count_late(closed)
+            for reason, count in closed.items():
+                self._count_closed(reason, count)
                 log.warning(
-                    "closed %d connection(s) whose request did not arrive whole within %gs",
-                    closed,
+                    "closed %d connection(s) with no progress for %gs (%s)",
+                    count,
                     self._request_timeout_s,
+                    reason.replace("_", " "),
                 )
         return await super().on_tick(counter)
