@@ -65,7 +65,9 @@ def main() -> None:
         target=named_target(lambda: release_batches(queue, stats), "oct-writer"), name="oct-writer", daemon=True
     )
     consumer.start()
-    server = uvicorn.Server(server_config(App(ctx), host="127.0.0.1", port=args.port))
+    server = uvicorn.Server(
+        server_config(App(ctx), idle_timeout_s=config.idle_timeout, host="127.0.0.1", port=args.port)
+    )
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         server.should_exit = True

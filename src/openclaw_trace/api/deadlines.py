@@ -50,7 +50,7 @@ RESPONSE_408 = (
 
 @dataclasses.dataclass(frozen=True)
 class _Waiting:
-    """Where a sweep found a connection waiting for input: its cycle and scope then, and when."""
+    """Where a sweep found a connection in the middle of a request: its cycle and scope then, and when."""
 
     cycle: object
     scope: object

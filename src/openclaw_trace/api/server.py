@@ -21,7 +21,7 @@ log = logging.getLogger("openclaw_trace.http")
 SWEEP_EVERY_TICKS = 10  # uvicorn ticks every 0.1 s: sweep once a second
 
 
-def server_config(app: Any, *, idle_timeout_s: float = 5.0, **settings: Any) -> uvicorn.Config:
+def server_config(app: Any, *, idle_timeout_s: float, **settings: Any) -> uvicorn.Config:
     """The daemon's uvicorn settings for ``app``, with ``settings`` added.
 
     httptools through ``DeadlineHttpToolsProtocol``; a connection quiet for
