@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.gc_pause
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,16 +1,17 @@
-"""Background parts' threads carry their names where the OS shows them."""
+"""Background parts' threads carry their names where the OS shows them; start-up objects are frozen."""
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-from openclaw_trace.lifecycle import ThreadedPart, set_os_thread_name
+from openclaw_trace.lifecycle import ThreadedPart, freeze_startup_objects, set_os_thread_name
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="thread names in /proc are Linux's")
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="thread names in /proc are Linux's")
 
 
 def os_name(native_id: int) -> str:
@@ -29,6 +30,7 @@ class Idle(ThreadedPart):
         self._stop.wait()
 
 
+@linux_only
 def test_a_threaded_part_is_named_for_the_os() -> None:
     part = Idle()
     part.start()
@@ -39,6 +41,7 @@ def test_a_threaded_part_is_named_for_the_os() -> None:
         assert part.stop(5)
 
 
+@linux_only
 def test_long_names_are_cut_to_what_the_kernel_keeps() -> None:
     seen: list[str] = []
 
@@ -50,3 +53,29 @@ def test_long_names_are_cut_to_what_the_kernel_keeps() -> None:
     thread.start()
     thread.join(5)
     assert seen == ["oct-a-very-long"]
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def tracked(obj: object) -> bool:
+    """Whether the cyclic collector's passes visit ``obj`` (frozen objects are left out)."""
+    return any(candidate is obj for candidate in gc.get_objects())
+
+
+def test_start_up_objects_leave_the_collectors_passes_and_later_cycles_are_still_collected() -> None:
+    old = Node()
+    assert tracked(old)
+    try:
+        assert freeze_startup_objects() > 0
+        assert not tracked(old)
+        young = Node()
+        young.other = Node()
+        young.other.other = young  # a cycle only the collector can free
+        assert tracked(young)
+        del young
+        assert gc.collect() >= 2
+    finally:
+        gc.unfreeze()

@@ -27,7 +27,7 @@ from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.server import HttpServer, server_config
 from openclaw_trace.collectors.system import SystemCollector
 from openclaw_trace.config import Config, ConfigError
-from openclaw_trace.lifecycle import Component, named_target
+from openclaw_trace.lifecycle import Component, freeze_startup_objects, named_target
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter, Writer, WriterStopped
@@ -247,6 +247,8 @@ class Daemon:
         self.checkpointer.start()
         for component in self.components:
             component.start()
+        # After the writer's start: a writer process unfreezes what it froze for its fork.
+        frozen = freeze_startup_objects()
         log.info(
             "openclaw-trace started",
             extra={
@@ -257,6 +259,7 @@ class Daemon:
                     "listen": self.url,
                     "unsynced_rows": self.stats.snapshot().unsynced,
                     "writer": self.config.writer,
+                    "frozen_objects": frozen,
                 }
             },
         )

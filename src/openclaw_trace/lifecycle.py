@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
 import threading
 from collections.abc import Callable
@@ -26,6 +27,22 @@ def set_os_thread_name(name: str) -> None:
         libc.prctl(_PR_SET_NAME, name.encode()[:_OS_NAME_MAX_BYTES], 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def freeze_startup_objects() -> int:
+    """Take every object alive now out of the cyclic collector's passes; the count frozen.
+
+    For the end of start-up. A full collection walks every tracked object with
+    the GIL held, and the ~35,000 that start-up leaves (modules, classes, the
+    parts themselves) live as long as the daemon: measured on the project's
+    machine, each full pass then paused the HTTP loop and the writer 7 ms
+    (16-22 ms under load, longer than the 512-slot queue lasts at 45,000
+    events/s), to find nothing. Frozen, they are still freed by reference
+    counting; only cycles among them would stay, so a collection runs first.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def named_target(target: Callable[[], None], name: str) -> Callable[[], None]:
