@@ -112,6 +112,22 @@ def thread_cpu_lines(outcomes: Sequence[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def host_pause_lines(outcomes: Sequence[Outcome]) -> str:
+    """One line per scenario: how often a real-time sleeper woke more than 3 ms late, and the longest."""
+    lines = []
+    for o in outcomes:
+        if o.host_pauses is None:
+            continue
+        kind = "" if o.host_probe_realtime else " (probe at normal priority: includes CPU contention)"
+        runs = o.raw.get("runs")
+        per_run = f" (per run: {' · '.join(str(run['host_pauses']) for run in runs)})" if runs else ""
+        if o.host_pauses == 0 and not o.host_pause_max_ms:
+            lines.append(f"- {o.name}: none{per_run}{kind}")
+        else:
+            lines.append(f"- {o.name}: {o.host_pauses} pauses{per_run}, longest {o.host_pause_max_ms:.1f} ms{kind}")
+    return "\n".join(lines)
+
+
 def save_json(results_dir: Path, info: dict[str, Any], options: dict[str, Any], outcomes: Sequence[Outcome]) -> Path:
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")

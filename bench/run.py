@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import payloads, prefill, report
+from bench.host_pauses import HostPauseProbe
 from bench.loadgen import Load, WrkResult, run_wrk
 from bench.procs import ServerProcess, free_port
 from bench.scenarios import BY_NAME, MB, SCENARIOS, Outcome, Scenario, combine
@@ -145,10 +146,16 @@ def measure(scenario: Scenario, server: ServerProcess, duration_s: float, work_d
     threads_before = server.thread_cpu_seconds()
     cpu_before, started = server.cpu_seconds(), time.monotonic()
     wrk: WrkResult | None = None
-    if scenario.body == "none":
-        time.sleep(duration_s)
-    else:
-        wrk = run_wrk(server.url, load_for(scenario, duration_s), work_dir)
+    with HostPauseProbe() as probe:
+        if scenario.body == "none":
+            time.sleep(duration_s)
+        else:
+            wrk = run_wrk(server.url, load_for(scenario, duration_s), work_dir)
+    assert probe.result is not None
+    outcome.host_pauses = len(probe.result.delays_ms)
+    outcome.host_pause_max_ms = max(probe.result.delays_ms, default=0.0)
+    outcome.host_probe_realtime = probe.result.realtime
+    outcome.raw["host_pause_ms"] = probe.result.delays_ms
     # The window runs from just before wrk starts to just after it exits (a few ms more than its run).
     after = server.health() if is_daemon else {}
     elapsed = time.monotonic() - started
@@ -285,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.accounting_lines(list(outcomes.values())))
     print("\nCPU by thread over the load window (% of one core):")
     print(report.thread_cpu_lines(list(outcomes.values())))
+    print("\nThe machine's own pauses over the load window (bench/host_pauses.py):")
+    print(report.host_pause_lines(list(outcomes.values())))
     print(f"\nbench: results saved to {saved.relative_to(REPO)}")
     failed = any(o.accounting == "FAIL" for o in outcomes.values())
     return 1 if failed else 0

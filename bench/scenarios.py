@@ -29,6 +29,10 @@ class Outcome:
     rss_peak_mb: float | None = None
     cpu_percent: float | None = None  # of one core, over the run
     accepted_req_s: float | None = None
+    # Wake-ups of a real-time 1 ms sleeper more than 3 ms late over the load window: the machine's own stalls.
+    host_pauses: int | None = None
+    host_pause_max_ms: float | None = None
+    host_probe_realtime: bool | None = None
     received: int | None = None  # final totals from the "openclaw-trace stopped" log line
     written: int | None = None
     rows_added: int | None = None
@@ -73,6 +77,11 @@ def combine(runs: list[Outcome]) -> Outcome:
         setattr(combined, field, statistics.median(values) if values else None)
     peaks = [run.rss_peak_mb for run in runs if run.rss_peak_mb is not None]
     combined.rss_peak_mb = max(peaks) if peaks else None
+    pauses = [run.host_pauses for run in runs if run.host_pauses is not None]
+    combined.host_pauses = int(statistics.median(pauses)) if pauses else None
+    longest = [run.host_pause_max_ms for run in runs if run.host_pause_max_ms is not None]
+    combined.host_pause_max_ms = max(longest) if longest else None
+    combined.host_probe_realtime = all(run.host_probe_realtime for run in runs) if pauses else None
     reasons = {reason for run in runs for reason in run.dropped_by_reason}
     combined.dropped_by_reason = {
         reason: int(statistics.median(run.dropped_by_reason.get(reason, 0) for run in runs)) for reason in reasons
