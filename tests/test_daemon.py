@@ -257,3 +257,28 @@ def test_under_sustained_ingest_the_writer_finishes_checkpoints_and_the_wal_stay
     assert daemon.writer.flush(10)
     report = client.health()
     assert report["events_received"] == report["events_written"] + report["events_dropped"]
+
+
+def test_the_writers_checkpoint_pass_is_skipped_when_the_queue_grew_deep_meanwhile(tmp_path: Path) -> None:
+    from openclaw_trace.daemon import passive_if_still_due
+    from openclaw_trace.model import Envelope
+    from openclaw_trace.pipeline.queue import IngestQueue
+    from openclaw_trace.stats import Stats
+    from openclaw_trace.storage import schema, writes
+    from openclaw_trace.storage.connection import open_write_connection
+
+    conn = open_write_connection(str(tmp_path / "p.db"))
+    schema.migrate(conn)
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    row = ("p", "m", "x" * 2000, None, 1, 2, 3, None, None, 0.1, "reported", 5.0, "ok", None, None, None, None, None)
+    writes.insert_rows(conn, "trace", [(f"id{i}", i, *row) for i in range(50)])
+    queue = IngestQueue(Stats())  # nobody takes from it: its depth is what was offered
+    assert queue.offer_many([Envelope("trace", 0, row)] * 129) == 129
+    assert passive_if_still_due(queue, 2048, conn) is None  # deeper than a quarter: not now
+    busy, frames, copied = passive_if_still_due(queue, 4096, conn) or (1, 0, 0)  # a WAL this big: however deep
+    assert busy == 0
+    assert frames == copied > 0  # it ran
+    shallow = IngestQueue(Stats())
+    writes.insert_rows(conn, "trace", [(f"id2-{i}", i, *row) for i in range(50)])
+    assert passive_if_still_due(shallow, 2048, conn) is not None
+    conn.close()

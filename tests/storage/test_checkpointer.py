@@ -141,7 +141,7 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
     queue = IngestQueue(stats)
     writer = BatchWriter(conn, queue, stats)
 
-    def finish() -> bool:  # what the daemon passes
+    def finish(wal_frames: int) -> bool:  # what the daemon passes (less its queue check)
         try:
             writer.call(lambda c: writes.checkpoint(c, "PASSIVE"), 5.0, transaction=False)
         except WriterStopped:
@@ -190,7 +190,7 @@ def test_a_wal_under_8_mib_never_stops_the_writer(tmp_path: Path) -> None:
     db_path, conn = fresh_db(tmp_path)
     asked: list[int] = []  # one entry per time the writer was asked
 
-    def finish() -> bool:
+    def finish(wal_frames: int) -> bool:
         asked.append(1)
         return True
 
@@ -220,7 +220,7 @@ def test_the_writer_is_asked_only_when_its_pass_is_due(tmp_path: Path) -> None:
         consulted.append(wal_frames)
         return False
 
-    def finish() -> bool:
+    def finish(wal_frames: int) -> bool:
         asked.append(1)
         return True
 

@@ -138,7 +138,7 @@ class WalCheckpointer(ThreadedPart):
         interval_s: float = CHECKPOINT_INTERVAL_S,
         restart_threshold_bytes: int = RESTART_THRESHOLD_BYTES,
         restart_retry_s: float = RESTART_RETRY_S,
-        finish: Callable[[], bool] | None = None,
+        finish: Callable[[int], bool] | None = None,
         pass_due: Callable[[int], bool] | None = None,
         rows_written: Callable[[], int] | None = None,
         threshold_rows: int = PASSIVE_THRESHOLD_ROWS,
@@ -147,8 +147,9 @@ class WalCheckpointer(ThreadedPart):
         super().__init__("oct-checkpoint")
         self._db_path = db_path
         self._wal_path = wal_path(db_path)
-        # Runs a PASSIVE checkpoint on the writer thread between batches; True if it ran
-        # (False: the writer stopped or did not get to it in time).
+        # Given the WAL's frames, runs a PASSIVE checkpoint on the writer thread between
+        # batches; True if it ran (False: the writer stopped, did not get to it in time,
+        # or found its queue too deep by then).
         self._finish = finish
         # Given the WAL's frames, whether the writer's pass should run now (the daemon asks
         # about its queue); None: always. Asked before the flush, so a declined pass costs none.
@@ -276,7 +277,7 @@ class WalCheckpointer(ThreadedPart):
             return
         if self._pass_due is not None and not self._pass_due(frames):
             return
-        if self._sync_database_file() and self._finish():
+        if self._sync_database_file() and self._finish(frames):
             self.finished_by_writer += 1
 
     def _sync_database_file(self) -> bool:
