@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-from openclaw_trace.lifecycle import ThreadedPart, freeze_startup_objects, lower_thread_priority, set_os_thread_name
+from openclaw_trace.lifecycle import ThreadedPart, freeze_startup_objects, set_os_thread_name
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="thread names in /proc are Linux's")
 
@@ -80,18 +79,3 @@ def test_start_up_objects_leave_the_collectors_passes_and_later_cycles_are_still
         assert gc.collect() >= 2
     finally:
         gc.unfreeze()
-
-
-@linux_only
-def test_a_thread_that_lowers_its_priority_leaves_the_others_as_they_were() -> None:
-    seen: dict[str, object] = {}
-
-    def lowered() -> None:
-        seen["result"] = lower_thread_priority()
-        seen["policy"] = os.sched_getscheduler(0)
-
-    thread = threading.Thread(target=lowered)
-    thread.start()
-    thread.join(5)
-    assert seen == {"result": "idle", "policy": os.SCHED_IDLE}
-    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # this thread, the caller, is untouched

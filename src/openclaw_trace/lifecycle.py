@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -28,31 +27,6 @@ def set_os_thread_name(name: str) -> None:
         libc.prctl(_PR_SET_NAME, name.encode()[:_OS_NAME_MAX_BYTES], 0, 0, 0)
     except (OSError, AttributeError):
         pass
-
-
-IDLE_NICE = 19  # where SCHED_IDLE is not available: the lowest ordinary priority
-
-
-def lower_thread_priority() -> str:
-    """Put the calling thread behind every ordinary thread for the CPU; what it became.
-
-    ``"idle"`` (Linux ``SCHED_IDLE``: it runs when the CPU has nothing else to
-    do, and gets a sliver even then), ``"nice"`` (nice 19), or ``"unchanged"``
-    where neither is allowed. For work that may wait: a thread can always
-    lower its own priority, but without privileges it cannot raise it again.
-    """
-    if sys.platform != "linux":  # elsewhere setpriority would reach the whole process
-        return "unchanged"
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        return "idle"
-    except OSError:
-        pass
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), IDLE_NICE)  # on Linux: this thread only
-        return "nice"
-    except OSError:
-        return "unchanged"
 
 
 def freeze_startup_objects() -> int:

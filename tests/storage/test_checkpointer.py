@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,8 +41,6 @@ def test_wal_is_checkpointed_by_the_thread_not_by_commits(tmp_path: Path) -> Non
         assert checkpointer.stop(5)
     assert checkpointer.checkpoints > 0
     assert checkpointer.failures == 0
-    # It did so from behind every other thread for the CPU (the writer's batches come first).
-    assert checkpointer.health()["priority"] == ("idle" if sys.platform == "linux" else "unchanged")
     # Pages reached the database file itself, not only the WAL.
     assert os.path.getsize(db_path) > 5 * 1024 * 1024
     # (The bound on the WAL file itself is test_wal_over_the_restart_threshold_is_truncated's.)

@@ -30,17 +30,6 @@ every POSIX lock the process holds on it, SQLite's included. While the WAL
 is being written it is looked at every ``BUSY_POLL_S``, else every
 ``poll_interval_s``.
 
-The thread runs at the lowest CPU priority (``lifecycle.lower_thread_priority``:
-``SCHED_IDLE`` on Linux). A pass copies pages for 10-36 ms at 45k events/s
-and takes a whole CPU meanwhile; on two cores, beside the HTTP loop and the
-client, it left the writer waiting for a CPU, its batches took 1-7 ms
-instead of 0.4, and every queue_full drop of a traced run came after such a
-pass. Behind everything else it copies while a CPU is free: batch-50 dropped
-less in each of 6 paired runs (median 1,140 against 5,917 events). Its own
-Python work between passes is a few microseconds of the GIL. On a host
-whose CPUs are saturated by other work, checkpoints slow down and the WAL
-grows until they get a CPU again; ``wal_size_bytes`` in ``/health`` shows it.
-
 Two more rules bound the WAL when PASSIVE is not enough:
 
 - at least every ``interval_s`` (``OCT_WAL_CHECKPOINT_INTERVAL``) a PASSIVE
@@ -65,7 +54,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from openclaw_trace.lifecycle import ThreadedPart, lower_thread_priority
+from openclaw_trace.lifecycle import ThreadedPart
 from openclaw_trace.storage.connection import BUSY_TIMEOUT_MS, descriptors_open_on, wal_path
 from openclaw_trace.storage.writes import checkpoint
 
@@ -168,10 +157,9 @@ class WalCheckpointer(ThreadedPart):
         self.truncates_busy = 0  # TRUNCATE ones that readers or the writer kept from completing
         self.failures = 0
         self.last_truncate_wal_bytes: int | None = None
-        self.priority = "unchanged"  # what lower_thread_priority made of the thread
         self._db_fd: int | None = None  # this thread's connection's descriptor on the database; never closed here
 
-    def health(self) -> dict[str, int | float | str | None]:
+    def health(self) -> dict[str, int | float | None]:
         return {
             "interval_s": self._interval_s,
             "restart_threshold_bytes": self._restart_threshold,
@@ -181,11 +169,9 @@ class WalCheckpointer(ThreadedPart):
             "truncates_busy": self.truncates_busy,
             "failures": self.failures,
             "last_truncate_wal_bytes": self.last_truncate_wal_bytes,
-            "priority": self.priority,
         }
 
     def _run(self) -> None:
-        self.priority = lower_thread_priority()
         before = descriptors_open_on(self._db_path)
         conn = sqlite3.connect(self._db_path, isolation_level=None, check_same_thread=False)
         # This connection's own descriptor, for _sync_database_file. Only ours will do: a
