@@ -17,6 +17,12 @@ from typing import Any
 
 import pytest
 
+from openclaw_trace.daemon import passive_if_still_due
+from openclaw_trace.model import Envelope
+from openclaw_trace.pipeline.queue import IngestQueue
+from openclaw_trace.stats import Stats
+from openclaw_trace.storage import schema, writes
+from openclaw_trace.storage.connection import open_write_connection
 from tests.conftest import Client, rows
 
 
@@ -260,13 +266,6 @@ def test_under_sustained_ingest_the_writer_finishes_checkpoints_and_the_wal_stay
 
 
 def test_the_writers_checkpoint_pass_is_skipped_when_the_queue_grew_deep_meanwhile(tmp_path: Path) -> None:
-    from openclaw_trace.daemon import passive_if_still_due
-    from openclaw_trace.model import Envelope
-    from openclaw_trace.pipeline.queue import IngestQueue
-    from openclaw_trace.stats import Stats
-    from openclaw_trace.storage import schema, writes
-    from openclaw_trace.storage.connection import open_write_connection
-
     conn = open_write_connection(str(tmp_path / "p.db"))
     schema.migrate(conn)
     conn.execute("PRAGMA wal_autocheckpoint=0")

@@ -35,7 +35,7 @@ def freeze_startup_objects() -> int:
     For the end of start-up. A full collection walks every tracked object with
     the GIL held, and the ~35,000 that start-up leaves (modules, classes, the
     parts themselves) live as long as the daemon: measured on the project's
-    machine, each full pass then paused the HTTP loop and the writer 7 ms
+    machine, each full pass then paused the HTTP loop and the writer 3.5-13 ms
     (16-22 ms under load, longer than the 512-slot queue lasts at 45,000
     events/s), to find nothing. Frozen, they are still freed by reference
     counting; only cycles among them would stay, so a collection runs first.
