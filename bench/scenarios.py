@@ -29,7 +29,7 @@ class Outcome:
     rss_peak_mb: float | None = None
     cpu_percent: float | None = None  # of one core, over the run
     accepted_req_s: float | None = None
-    # Wake-ups of a real-time 1 ms sleeper more than 3 ms late over the load window: the machine's own stalls.
+    # Wake-ups of a real-time sleeper more than 3 ms late over the load window: the machine's own stalls.
     host_pauses: int | None = None
     host_pause_max_ms: float | None = None
     host_probe_realtime: bool | None = None
