@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from tests.conftest import Client, rows
 class Process:
     """``python -m openclaw_trace serve`` with its JSON log in a file."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, env: dict[str, str] | None = None, preexec: Callable[[], None] | None = None
+    ) -> None:
         self.db_path = str(tmp_path / "proc.db")
         self.log_path = tmp_path / "daemon.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("OCT_")}
@@ -41,6 +44,7 @@ class Process:
             env=full_env,
             stdout=subprocess.DEVNULL,
             stderr=self.log_file,
+            preexec_fn=preexec,
         )
         self.port = 0
 
@@ -99,6 +103,33 @@ def test_start_up_line_names_version_settings_database_and_address(process: Proc
     assert started["settings"]["max_text_bytes"] == 16384
     assert started["frozen_objects"] > 0  # start-up objects are out of the collector's passes
     assert process.stop() == 0
+
+
+def soft_open_files_limit(pid: int) -> int:
+    lines = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    [line] = [line for line in lines if line.startswith("Max open files")]
+    return int(line.split()[3])
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads the limit from Linux's /proc")
+def test_the_daemon_raises_a_low_open_files_limit_to_what_the_hard_limit_allows(tmp_path: Path) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip("the hard limit leaves nothing to raise")
+    # Started as many systems start a service: soft limit low, hard limit higher.
+    proc = Process(tmp_path, preexec=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)))
+    try:
+        proc.wait_started()
+        expected = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
+        assert soft_open_files_limit(proc.proc.pid) == expected
+        [started] = [line for line in proc.log_lines() if line.get("msg") == "openclaw-trace started"]
+        assert started["open_files_limit"] == expected
+        assert proc.stop() == 0
+    finally:
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+            proc.proc.wait()
+        proc.log_file.close()
 
 
 def test_sigterm_drains_every_accepted_event(process: Process) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gc
+import resource
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from openclaw_trace.lifecycle import ThreadedPart, freeze_startup_objects, set_os_thread_name
+from openclaw_trace.lifecycle import ThreadedPart, freeze_startup_objects, raise_open_files_limit, set_os_thread_name
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="thread names in /proc are Linux's")
 
@@ -79,3 +81,30 @@ def test_start_up_objects_leave_the_collectors_passes_and_later_cycles_are_still
         assert gc.collect() >= 2
     finally:
         gc.unfreeze()
+
+
+@pytest.fixture()
+def open_files_limit() -> Iterator[tuple[int, int]]:
+    """The process's (soft, hard) limit of open files, put back afterwards."""
+    saved = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if saved[1] != resource.RLIM_INFINITY and saved[1] <= 256:
+        pytest.skip("the hard limit leaves nothing to raise")
+    try:
+        yield saved
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, saved)
+
+
+def test_a_low_open_files_limit_is_raised_as_far_as_the_hard_limit_allows(open_files_limit: tuple[int, int]) -> None:
+    _, hard = open_files_limit
+    resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))
+    wanted = 300 if hard == resource.RLIM_INFINITY else min(300, hard)
+    assert raise_open_files_limit(wanted) == wanted
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (wanted, hard)
+
+
+def test_a_high_open_files_limit_is_never_lowered(open_files_limit: tuple[int, int]) -> None:
+    _, hard = open_files_limit
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    assert raise_open_files_limit(100) == 256
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (256, hard)

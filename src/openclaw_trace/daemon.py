@@ -28,7 +28,7 @@ from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.server import HttpServer, server_config
 from openclaw_trace.collectors.system import SystemCollector
 from openclaw_trace.config import Config, ConfigError
-from openclaw_trace.lifecycle import Component, freeze_startup_objects, named_target
+from openclaw_trace.lifecycle import Component, freeze_startup_objects, named_target, raise_open_files_limit
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter, Writer, WriterStopped
@@ -80,6 +80,8 @@ class Daemon:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        # Before anything opens a descriptor: every client connection needs one.
+        self._open_files_limit = raise_open_files_limit()
         self.stats = Stats()
         self.queue = IngestQueue(self.stats)
         try:
@@ -278,6 +280,7 @@ class Daemon:
                     "unsynced_rows": self.stats.snapshot().unsynced,
                     "writer": self.config.writer,
                     "frozen_objects": frozen,
+                    "open_files_limit": self._open_files_limit,
                 }
             },
         )

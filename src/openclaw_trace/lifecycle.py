@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import resource
 import sys
 import threading
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from typing import Any, Protocol
 
 _PR_SET_NAME = 15  # prctl option, <linux/prctl.h>
 _OS_NAME_MAX_BYTES = 15  # the kernel keeps 16 bytes with the NUL
+# Enough descriptors for thousands of client connections; more buys nothing.
+OPEN_FILES_WANTED = 65536
 
 
 def set_os_thread_name(name: str) -> None:
@@ -43,6 +46,26 @@ def freeze_startup_objects() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+def raise_open_files_limit(wanted: int = OPEN_FILES_WANTED) -> int:
+    """Raise this process's soft limit of open descriptors towards ``wanted``; the limit now.
+
+    Each client connection holds a descriptor, and many systems start a
+    process with a soft limit of 1024 while allowing far more (the hard
+    limit). At the soft limit the event loop cannot accept and the writer
+    cannot open files, which would cost events; raising it to what the hard
+    limit allows needs no privilege. Never lowers it; best effort.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+        return target
+    return soft
 
 
 def named_target(target: Callable[[], None], name: str) -> Callable[[], None]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import os
 import pickle
 import select
@@ -44,9 +45,12 @@ def pipe() -> tuple[int, int]:
 
 def _ready(fd: int, write: bool, deadline: float) -> bool:
     """Wait until ``fd`` can be written (or read) without blocking, or until ``deadline``."""
-    wait_s = max(0.0, deadline - time.monotonic())
-    readable, writable, _ = select.select([] if write else [fd], [fd] if write else [], [], wait_s)
-    return bool(writable if write else readable)
+    # poll, not select: select refuses descriptors past 1024, which a daemon with a
+    # raised open-files limit and many connections may hand out.
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if write else select.POLLIN)
+    wait_ms = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+    return bool(poller.poll(wait_ms))
 
 
 class ChannelWriter:
@@ -72,10 +76,7 @@ class ChannelWriter:
             if self._fd < 0:
                 raise ChannelClosed("this end was closed")
             while data:
-                if (
-                    deadline is not None
-                    and not select.select([], [self._fd], [], max(0.0, deadline - time.monotonic()))[1]
-                ):
+                if deadline is not None and not _ready(self._fd, True, deadline):
                     raise TimeoutError("the pipe stayed full")
                 data = data[os.write(self._fd, data) :]
         except OSError as exc:  # EPIPE, or the fd closed under us
