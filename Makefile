@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench reliability soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.gc_pause
+
+# The ingest core's rows of RELIABILITY.md at full size (~8 minutes), and the 30-minute soak.
+reliability: $(STAMP)
+	$(BIN)/python -m bench.reliability
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.reliability --soak-minutes 30
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

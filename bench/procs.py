@@ -169,6 +169,11 @@ class ServerProcess:
     def thread_cpu_seconds(self) -> dict[str, float]:
         return thread_cpu_seconds(self.pid)
 
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` (SIGKILL for a crash); ``stop`` then reaps the process."""
+        if self._proc.poll() is None:
+            self._proc.send_signal(signum)
+
     def stop(self, timeout_s: float) -> int:
         """SIGTERM, wait for the graceful stop, SIGKILL after ``timeout_s``; the exit code."""
         try:

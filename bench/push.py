@@ -131,7 +131,7 @@ def fill(db_path: str, rows: int) -> dict[str, int]:
     return counts
 
 
-class _Receiver:
+class Receiver:
     """Counts requests and bytes; answers 200 at once."""
 
     def __init__(self) -> None:
@@ -221,7 +221,7 @@ def run(rows: int) -> list[dict[str, Any]]:
         for push_format in ("json", "otlp"):
             db_path = str(Path(tmp) / f"{push_format}.db")
             counts = fill(db_path, rows)
-            receiver = _Receiver()
+            receiver = Receiver()
             try:
                 out = subprocess.run(
                     [sys.executable, "-m", "bench.push", "--child", db_path, receiver.url, push_format],
