@@ -326,6 +326,13 @@ SCENARIOS += (
         for name in ("steady-1k", "steady-20k", "batch-50", "batch-50-max")
     ),
     _variant("flat-out", "process", "flat-out with OCT_WRITER=process", env=_PROCESS, check=_check_flat_out),
+    # What scrubbing costs the writer: its ceiling with every text value searched for secrets.
+    _variant(
+        "batch-50-max",
+        "scrub",
+        "batch-50-max with OCT_SCRUB_SECRETS=true (the writer's ceiling when it scrubs)",
+        env=(("OCT_SCRUB_SECRETS", "true"),),
+    ),
 )
 
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

@@ -33,6 +33,7 @@ def test_environment_then_flags() -> None:
         ({"OCT_MAX_TEXT_BYTES": "lots"}, "OCT_MAX_TEXT_BYTES"),
         ({"OCT_MAX_BODY_BYTES": "1TB"}, "OCT_MAX_BODY_BYTES"),
         ({"OCT_LOG_LEVEL": "loud"}, "expected one of debug, info, warning, error"),
+        ({"OCT_SCRUB_SECRETS": "maybe"}, "invalid OCT_SCRUB_SECRETS='maybe': expected true or false"),
         ({"OCT_SHUTDOWN_TIMEOUT": "5 parsecs"}, "expected a duration"),
         ({"OCT_SHUTDOWN_TIMEOUT": "0s"}, "above zero"),
         ({"OCT_DB_PATH": "  "}, "OCT_DB_PATH"),

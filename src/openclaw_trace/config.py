@@ -19,6 +19,7 @@ from openclaw_trace.config_types import (
     endpoint_label,
     int_range,
     one_of,
+    parse_bool,
     parse_duration_s,
     parse_headers,
     parse_percent,
@@ -110,6 +111,13 @@ SETTINGS: tuple[Setting, ...] = (
         "16384",
         "input_text/output_text/message/stack_trace are cut to this many UTF-8"
         " bytes before they are stored, never splitting a character.",
+    ),
+    Setting(
+        "SCRUB_SECRETS",
+        parse_bool,
+        "false",
+        "Replace API keys, bearer tokens and private keys in all stored text with [REDACTED]"
+        " (done by the writer, off the 202 path).",
     ),
     Setting(
         "MAX_BODY_BYTES",
@@ -241,6 +249,7 @@ class Config:
     db_path: str = dataclasses.field(default_factory=default_db_path)
     log_level: str = "info"
     max_text_bytes: int = 16384
+    scrub_secrets: bool = False
     max_body_bytes: int = 1024 * 1024
     request_timeout: float = 10.0
     idle_timeout: float = 5.0

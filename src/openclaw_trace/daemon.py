@@ -103,12 +103,12 @@ class Daemon:
             # its record of the file's locks without the locks (SQLITE_PROTOCOL).
             conn.close()
             self._conn = None
-            self.writer = WriterProcess(config.db_path, self.queue, self.stats)
+            self.writer = WriterProcess(config.db_path, self.queue, self.stats, config.scrub_secrets)
         else:
             # Checkpoints run on their own thread; the writer's commits never do one.
             conn.execute("PRAGMA wal_autocheckpoint=0")
             self._conn = conn
-            self.writer = BatchWriter(conn, self.queue, self.stats)
+            self.writer = BatchWriter(conn, self.queue, self.stats, config.scrub_secrets)
         self.checkpointer = WalCheckpointer(
             config.db_path,
             interval_s=config.wal_checkpoint_interval,

@@ -20,13 +20,13 @@ from tests.conftest import rows
 
 
 class Pipeline:
-    def __init__(self, db_path: str, window_s: float) -> None:
+    def __init__(self, db_path: str, window_s: float, scrub_secrets: bool = False) -> None:
         self.db_path = db_path
         self.stats = Stats()
         self.queue = IngestQueue(self.stats, batch_window_s=window_s)
         self.conn = open_write_connection(db_path)
         schema.migrate(self.conn)
-        self.writer = BatchWriter(self.conn, self.queue, self.stats)
+        self.writer = BatchWriter(self.conn, self.queue, self.stats, scrub_secrets)
         self.writer.start()
 
     def close(self) -> None:

@@ -186,3 +186,19 @@ def test_at_shutdown_a_locked_database_gives_up_counted_and_only_once_per_batch(
     assert snap.dropped == {"write_error": {"trace": 200}}
     assert snap.received == {"trace": 200} and snap.written == {}
     assert pipeline.queue.depth() == 0
+
+
+def test_a_bundles_events_are_scrubbed_too(tmp_path: Path) -> None:
+    made = Pipeline(str(tmp_path / "s.db"), 0.05, scrub_secrets=True)
+    made.conn.execute(STATE_TABLE)
+    try:
+        secret = "ghp_" + "a" * 36
+        [event] = decode_traces(
+            b'{"provider":"p","model":"m","input_text":"token ' + secret.encode() + b'"}', 1, EventLimits()
+        )
+        assert made.queue.offer_all([Envelope(BUNDLE, 1, ((event,), ((UPSERT, ("app.log", 7)),)))])
+        assert made.writer.flush(5)
+        assert rows(made.db_path, "SELECT input_text FROM llm_traces") == [{"input_text": "token [REDACTED]"}]
+        assert made.stats.snapshot().counters["scrub.redacted"] == 1
+    finally:
+        made.close()

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.ids import uuid4_strings
 from openclaw_trace.pipeline.queue import BUNDLE, inner_kinds
+from openclaw_trace.scrub import scrub_row
 from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import immediate_transaction
 
@@ -36,6 +37,7 @@ log = logging.getLogger("openclaw_trace.writer")
 _BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 _DB_UNWRITABLE_CODES = {7, 8, 10, 13, 14, 15}  # NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL
 RETRY_BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+REDACTED_COUNTER = "scrub.redacted"  # secrets taken out of stored text, in /health's counters
 
 Row = tuple[Any, ...]
 Statement = tuple[str, Sequence[Any]]
@@ -51,6 +53,8 @@ class WriteCounters(Protocol):
     def record_write_ok(self) -> None: ...
 
     def record_write_failure(self, error: str, db_error: bool) -> None: ...
+
+    def count(self, name: str, amount: int = 1) -> None: ...
 
 
 class DatabaseUnavailable(Exception):
@@ -81,6 +85,17 @@ def rows_by_kind(envelopes: Sequence[Envelope]) -> dict[str, list[Row]]:
     return grouped
 
 
+def scrubbed_rows_by_kind(envelopes: Sequence[Envelope]) -> tuple[dict[str, list[Row]], int]:
+    """``rows_by_kind`` with known secrets taken out of every text value; and how many were."""
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    redacted = 0
+    for trace_id, envelope in zip(uuid4_strings(len(envelopes)), envelopes, strict=True):
+        values, found = scrub_row(envelope.values)
+        redacted += found
+        grouped[envelope.kind].append((trace_id, envelope.created_at_ms, *values))
+    return grouped, redacted
+
+
 class BatchWrites:
     """Writes batches on one connection; used only by the writer thread."""
 
@@ -90,8 +105,10 @@ class BatchWrites:
         stats: WriteCounters,
         stopping: threading.Event,
         between_retries: Callable[[], None] = lambda: None,
+        scrub_secrets: bool = False,
     ) -> None:
         self._conn = conn
+        self._scrub_secrets = scrub_secrets  # OCT_SCRUB_SECRETS
         self._stats = stats
         self._stopping = stopping
         # Runs while a batch waits to be retried: control tasks (upkeep freeing
@@ -107,7 +124,7 @@ class BatchWrites:
         """
         plain = [envelope for envelope in batch if envelope.kind != BUNDLE]
         if plain:
-            pending = rows_by_kind(plain)
+            pending = self._rows(plain)
             self._guarded(lambda: self._with_retries(lambda: self._write_plain(pending), pending), pending)
         for bundle in batch:
             if bundle.kind == BUNDLE:
@@ -122,8 +139,16 @@ class BatchWrites:
             for kind, count in inner_kinds(batch).items():
                 self._stats.record_dropped(kind, "write_error", count)
 
+    def _rows(self, envelopes: Sequence[Envelope]) -> dict[str, list[Row]]:
+        if not self._scrub_secrets:
+            return rows_by_kind(envelopes)
+        rows, redacted = scrubbed_rows_by_kind(envelopes)
+        if redacted:
+            self._stats.count(REDACTED_COUNTER, redacted)
+        return rows
+
     def _write_bundle(self, bundle: Envelope) -> None:
-        pending = rows_by_kind(bundle.values[0])
+        pending = self._rows(bundle.values[0])
         statements: Sequence[Statement] = bundle.values[1]
         self._guarded(
             lambda: self._with_retries(lambda: self._bundle_transaction(pending, statements), pending), pending

@@ -104,12 +104,14 @@ class BatchWriter:
     connection belongs to the caller again (for the final checkpoint).
     """
 
-    def __init__(self, conn: sqlite3.Connection, queue: IngestQueue, stats: Stats) -> None:
+    def __init__(self, conn: sqlite3.Connection, queue: IngestQueue, stats: Stats, scrub_secrets: bool = False) -> None:
         self._conn = conn
         self._queue = queue
         self._stats = stats
         self._stopping = threading.Event()
-        self._writes = BatchWrites(conn, stats, self._stopping, between_retries=self._run_controls)
+        self._writes = BatchWrites(
+            conn, stats, self._stopping, between_retries=self._run_controls, scrub_secrets=scrub_secrets
+        )
         self._thread = threading.Thread(target=named_target(self._run, "oct-writer"), name="oct-writer", daemon=True)
 
     def start(self) -> None:

@@ -41,7 +41,7 @@ log = logging.getLogger("openclaw_trace.writer")
 # Settled batches wait at most this long for more to be answered with them.
 ANSWER_DELAY_S = 0.001
 # The counters the child may move; the daemon replays exactly these on its Stats.
-COUNTER_METHODS = frozenset({"record_written", "record_dropped", "record_write_ok", "record_write_failure"})
+COUNTER_METHODS = frozenset({"record_written", "record_dropped", "record_write_ok", "record_write_failure", "count"})
 
 Call = tuple[int, Callable[[sqlite3.Connection], Any], bool]  # (call id, fn, in a transaction)
 
@@ -65,6 +65,9 @@ class CounterLog:
 
     def record_dropped(self, kind: str, reason: str, count: int = 1) -> None:
         self._events.append(("record_dropped", (kind, reason, count)))
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self._events.append(("count", (name, amount)))
 
     def record_write_ok(self) -> None:
         # Only the change matters; a run of successes is one call.
@@ -190,12 +193,14 @@ def sendable(value: Any) -> Any:
 class ChildWriter:
     """The child's loop: batches and calls in order, each answered."""
 
-    def __init__(self, conn: sqlite3.Connection, inbox: Inbox, outbox: ChannelWriter) -> None:
+    def __init__(self, conn: sqlite3.Connection, inbox: Inbox, outbox: ChannelWriter, scrub_secrets: bool) -> None:
         self._conn = conn
         self._inbox = inbox
         self._outbox = outbox
         self._counters = CounterLog()
-        self._writes = BatchWrites(conn, self._counters, inbox.stopping, between_retries=self._between_retries)
+        self._writes = BatchWrites(
+            conn, self._counters, inbox.stopping, between_retries=self._between_retries, scrub_secrets=scrub_secrets
+        )
         # Written, not yet answered: how many batches, their slots and their event counts.
         self._unanswered_batches = 0
         self._unanswered_slots = 0
@@ -260,7 +265,7 @@ class ChildWriter:
             self._inbox.abandon()
 
 
-def run_child(db_path: str, inbox_fd: int, outbox_fd: int) -> int:
+def run_child(db_path: str, inbox_fd: int, outbox_fd: int, scrub_secrets: bool = False) -> int:
     """The writer process's whole life; returns its exit status. Called right after ``fork``."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
@@ -286,7 +291,7 @@ def run_child(db_path: str, inbox_fd: int, outbox_fd: int) -> int:
         outbox.send(("failed", f"cannot open {db_path}: {exc}"))
         return 1
     try:
-        ChildWriter(conn, Inbox(ChannelReader(inbox_fd)), outbox).run()
+        ChildWriter(conn, Inbox(ChannelReader(inbox_fd)), outbox, scrub_secrets).run()
     finally:
         conn.close()
     return 0

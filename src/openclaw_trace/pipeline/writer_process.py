@@ -88,8 +88,9 @@ class WriterProcess:
     idempotent and returns True when the child has exited.
     """
 
-    def __init__(self, db_path: str, queue: IngestQueue, stats: Stats) -> None:
+    def __init__(self, db_path: str, queue: IngestQueue, stats: Stats, scrub_secrets: bool = False) -> None:
         self._db_path = db_path
+        self._scrub_secrets = scrub_secrets
         self._queue = queue
         self._stats = stats
         self._pid: int | None = None
@@ -124,7 +125,7 @@ class WriterProcess:
         if pid == 0:  # the child: never returns into the daemon's code
             status = 1
             try:
-                status = run_child(self._db_path, to_child_r, from_child_w)
+                status = run_child(self._db_path, to_child_r, from_child_w, self._scrub_secrets)
             except BaseException:
                 log.exception("writer process failed")
             finally:
