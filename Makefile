@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.gc_pause
+	$(BIN)/python -m bench.scrub_cost
 
 # The ingest core's rows of RELIABILITY.md at full size (~8 minutes), and the 30-minute soak.
 reliability: $(STAMP)
