@@ -26,7 +26,7 @@ from pathlib import Path
 from bench import reliability_cases as cases
 from bench.procs import rss_bytes
 from bench.push import Receiver
-from bench.reliability_load import start_senders, stop_senders
+from bench.reliability_load import stop_senders
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -55,7 +55,7 @@ def soak(work_dir: Path, minutes: float) -> cases.Result:
     }
     db = work_dir / "soak.db"
     daemon = cases.Daemon(work_dir, db, "soak", env)
-    senders = start_senders(daemon.port, cases.STEADY)
+    senders = cases.load(daemon.port, cases.STEADY)
     log_lines = GATEWAY_LOG.read_text().splitlines(keepends=True)
     samples: list[dict[str, float]] = []
     started = time.monotonic()
@@ -142,11 +142,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="oct-reliability-") as tmp:
         for name in [n for n in ORDER if n in chosen]:
             print(f"reliability: {name} ...", file=sys.stderr, flush=True)
-            results.append(CASES[name](Path(tmp), scale, rng))
+            try:
+                results.append(CASES[name](Path(tmp), scale, rng))
+            except Exception as exc:  # a broken case is a failed row, and the others still run
+                results.append(cases.Result(name, 0, problems=[f"the case itself failed: {exc!r}"]))
+            finally:
+                cases.stop_everything()
             print(markdown(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
         if options.soak_minutes > 0:
             print(f"reliability: soak, {options.soak_minutes:g} minutes ...", file=sys.stderr, flush=True)
-            results.append(soak(Path(tmp), options.soak_minutes))
+            try:
+                results.append(soak(Path(tmp), options.soak_minutes))
+            except Exception as exc:
+                results.append(cases.Result("soak", 0, problems=[f"the soak itself failed: {exc!r}"]))
+            finally:
+                cases.stop_everything()
     print(markdown(results))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / time.strftime("reliability-%Y%m%dT%H%M%S.json")

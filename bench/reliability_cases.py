@@ -19,13 +19,14 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench import payloads
 from bench.procs import ServerProcess, free_port, process_tree
-from bench.reliability_load import Tally, start_senders, stop_senders
+from bench.reliability_load import Sender, Tally, start_senders, stop_senders
 from openclaw_trace.storage.checkpointer import RESTART_THRESHOLD_BYTES
 from openclaw_trace.storage.writes import TABLES
 
@@ -61,6 +62,7 @@ class Daemon:
         env.update(OCT_PORT=str(self.port), OCT_DB_PATH=str(db_path), OCT_LOG_LEVEL="info", **(extra_env or {}))
         argv = [sys.executable, "-m", "openclaw_trace", "serve"]
         self.server = ServerProcess(argv, env, self.port, work_dir / f"{tag}.log", cpus=None)
+        _started_daemons.append(self)
         self.server.wait_ready()
 
     def stop(self) -> tuple[int, float]:
@@ -78,12 +80,55 @@ class Daemon:
         return lines[-1] if lines else None
 
 
+_started_daemons: list[Daemon] = []
+_started_senders: list[Sender] = []
+
+
+def load(port: int, plan: Sequence[tuple[str, bytes, float]], limit: int | None = None) -> list[Sender]:
+    """``start_senders``, remembered so that ``stop_everything`` can halt them."""
+    senders = start_senders(port, plan, limit)
+    _started_senders.extend(senders)
+    return senders
+
+
+def stop_everything() -> None:
+    """After each case, and whatever became of it: halt its senders, stop (or kill) its daemons."""
+    stop_senders(_started_senders)
+    for daemon in _started_daemons:
+        daemon.server.stop(timeout_s=STOP_LIMIT_S * 4)  # does nothing to one already stopped
+    _started_senders.clear()
+    _started_daemons.clear()
+
+
 def stored_rows(db_path: Path) -> int:
     """Rows over every table the writer fills, read on a connection of our own."""
     conn = sqlite3.connect(db_path)
     try:
         known = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         return sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES.values() if t in known)
+    finally:
+        conn.close()
+
+
+def committed_rows(db_path: Path) -> dict[str, tuple[int, int]]:
+    """Per table: (highest id, row count), as a reader of our own sees them right now."""
+    conn = sqlite3.connect(db_path)
+    try:
+        known = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        conn.execute("BEGIN")  # one snapshot for all tables
+        return {
+            table: tuple(conn.execute(f"SELECT coalesce(max(id), 0), count(*) FROM {table}").fetchone())
+            for table in TABLES.values()
+            if table in known
+        }
+    finally:
+        conn.close()
+
+
+def rows_up_to(db_path: Path, table: str, max_id: int) -> int:
+    conn = sqlite3.connect(db_path)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table} WHERE id <= ?", (max_id,)).fetchone()[0])
     finally:
         conn.close()
 
@@ -136,7 +181,7 @@ def sustained(work_dir: Path, scale: float) -> Result:
     result = Result("sustained load", 1)
     db = work_dir / "sustained.db"
     daemon = Daemon(work_dir, db, "sustained")
-    senders = start_senders(daemon.port, STEADY)
+    senders = load(daemon.port, STEADY)
     time.sleep(60 * scale)
     tally = stop_senders(senders)
     code, _ = daemon.stop()
@@ -166,7 +211,7 @@ def burst(work_dir: Path, scale: float) -> Result:
     db = work_dir / "burst.db"
     daemon = Daemon(work_dir, db, "burst")
     per_sender = max(1, int(1000 * scale))
-    senders = start_senders(daemon.port, [("/v1/traces", TRACE, 1000.0)] * 5, limit=per_sender)
+    senders = load(daemon.port, [("/v1/traces", TRACE, 1000.0)] * 5, limit=per_sender)
     for sender in senders:
         sender.join()
     tally = stop_senders(senders)
@@ -194,7 +239,7 @@ def graceful_stops(work_dir: Path, scale: float, rng: random.Random) -> Result:
     for run in range(runs):
         db = work_dir / f"stop-{run}.db"
         daemon = Daemon(work_dir, db, f"stop-{run}")
-        senders = start_senders(daemon.port, STEADY)
+        senders = load(daemon.port, STEADY)
         time.sleep(rng.uniform(0.2, 2.0))
         code, stop_s = daemon.stop()  # the senders keep going into the stop
         tally = stop_senders(senders)
@@ -227,14 +272,13 @@ def kills(work_dir: Path, scale: float, rng: random.Random) -> Result:
     worst_uncommitted = 0
     for run in range(runs):
         daemon = Daemon(work_dir, db, f"kill-{run}")  # starting on what the last kill left is the reopen
-        before, sent_before = stored_rows(db), sent_kinds_rows(db)
-        senders = start_senders(daemon.port, STEADY)
+        sent_before = sent_kinds_rows(db)
+        senders = load(daemon.port, STEADY)
         time.sleep(rng.uniform(0.3, 1.5))
-        committed = daemon.server.health()["events_written"]  # committed by now, so it must survive
+        committed = committed_rows(db)  # what a reader sees now is committed, so it must survive
         daemon.kill()
         tally = stop_senders(senders)
-        added = stored_rows(db) - before  # every kind, as events_written counts them
-        committed_lost += max(0, committed - added)
+        committed_lost += sum(count - rows_up_to(db, table, max_id) for table, (max_id, count) in committed.items())
         worst_uncommitted = max(worst_uncommitted, tally.queued - (sent_kinds_rows(db) - sent_before))
         if (verdict := integrity(db)) != "ok":
             result.problems.append(f"run {run}: integrity_check: {verdict}")
@@ -276,7 +320,7 @@ def _with_outside_connection(
     done = threading.Event()
     watcher = threading.Thread(target=_watch_health, args=(daemon, done, seen), daemon=True)
     watcher.start()
-    senders = start_senders(daemon.port, STEADY)
+    senders = load(daemon.port, STEADY)
     time.sleep(1)
     outside = sqlite3.connect(db, isolation_level=None)
     outside.execute(begin)
