@@ -27,6 +27,7 @@ from bench import reliability_cases as cases
 from bench.procs import rss_bytes
 from bench.push import Receiver
 from bench.reliability_load import stop_senders
+from openclaw_trace.storage.checkpointer import RESTART_THRESHOLD_BYTES
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -34,10 +35,13 @@ GATEWAY_LOG = REPO / "tests" / "fixtures" / "gateway-log" / "openclaw-2026-11-22
 _LOG_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}")
 QUICK_SCALE = 0.1
 SOAK_SAMPLE_S = 10.0
+SOAK_WARM_UP_S = 120.0
 # "Flat", after the first tenth of the run (imports, caches and SQLite's page cache warming up):
 SOAK_RSS_GROWTH_MB = 5.0
 SOAK_OPEN_FILES_SPREAD = 8
-SOAK_WAL_MAX_MB = 64.0  # the WAL's TRUNCATE rule is at 50 MB
+# The WAL may pass the 50 MB TRUNCATE rule for a while (a cleanup's big DELETE), but must
+# come back under it: in every window of this length some sample is under it.
+SOAK_WAL_WINDOW_S = 300.0
 
 
 def soak(work_dir: Path, minutes: float) -> cases.Result:
@@ -75,19 +79,25 @@ def soak(work_dir: Path, minutes: float) -> cases.Result:
                         "rss_mb": rss_bytes(daemon.server.pid) / 2**20,
                         "open_files": cases.open_files(daemon.server.pid),
                         "wal_mb": report["wal_size_bytes"] / 1e6,
+                        "db_mb": report["db_size_bytes"] / 1e6,
                         "written": report["events_written"],
                         "unsynced": report["unsynced_count"],
                     }
                 )
     finally:
         tally = stop_senders(senders)
+        # Upkeep deleted rows to keep the file under its size limit; they count as written.
+        deleted = sum(daemon.server.health()["upkeep"]["deleted"].values())
         code, _ = daemon.stop()
         receiver.close()
     line, rows = daemon.stopped_line(), cases.stored_rows(db)
-    cases.check_books(result, "soak", line, db, tally)
+    cases.check_books(result, "soak", line, db, tally, deleted)
     if code != 0:
         result.problems.append(f"exit code {code}")
-    settled = samples[max(1, len(samples) // 10) :] or samples
+    # Warm-up: the first tenth, and at least the first two push cycles (a push of the backlog
+    # leaves its peak in the allocator for good, ~40 MB here).
+    warm = max(len(samples) // 10, int(SOAK_WARM_UP_S / SOAK_SAMPLE_S))
+    settled = samples[warm:] or samples
     first, last = settled[: max(1, len(settled) // 4)], settled[-max(1, len(settled) // 4) :]
     growth = max(s["rss_mb"] for s in last) - max(s["rss_mb"] for s in first)
     spread = max(s["open_files"] for s in settled) - min(s["open_files"] for s in settled)
@@ -96,13 +106,17 @@ def soak(work_dir: Path, minutes: float) -> cases.Result:
         result.problems.append(f"RSS grew {growth:.1f} MB")
     if spread > SOAK_OPEN_FILES_SPREAD:
         result.problems.append(f"open files varied by {spread}")
-    if wal_max > SOAK_WAL_MAX_MB:
-        result.problems.append(f"WAL reached {wal_max:.1f} MB")
+    for window in _windows(settled, SOAK_WAL_WINDOW_S):
+        if min(s["wal_mb"] for s in window) * 1e6 > RESTART_THRESHOLD_BYTES:
+            result.problems.append(f"the WAL stayed over 50 MB from {window[0]['at_s']:.0f} s for 5 minutes")
+            break
     if receiver.requests == 0:
         result.problems.append("nothing was pushed")
     result.figures = {
         "minutes": minutes,
         "events stored": rows,
+        "rows deleted by upkeep": deleted,
+        "database MB max": round(max(s["db_mb"] for s in settled), 1),
         "RSS MB first quarter → last": f"{max(s['rss_mb'] for s in first):.1f} → {max(s['rss_mb'] for s in last):.1f}",
         "open files min–max": f"{min(s['open_files'] for s in settled)}–{max(s['open_files'] for s in settled)}",
         "WAL max MB": round(wal_max, 1),
@@ -111,6 +125,16 @@ def soak(work_dir: Path, minutes: float) -> cases.Result:
         "samples": samples,
     }
     return result
+
+
+def _windows(samples: list[dict[str, float]], length_s: float) -> list[list[dict[str, float]]]:
+    """Every run of consecutive samples spanning ``length_s``."""
+    windows = []
+    for start, first in enumerate(samples):
+        window = [s for s in samples[start:] if s["at_s"] - first["at_s"] <= length_s]
+        if window[-1]["at_s"] - first["at_s"] >= length_s * 0.9:
+            windows.append(window)
+    return windows
 
 
 def markdown(results: list[cases.Result]) -> str:

@@ -155,17 +155,23 @@ def drops_of(line: dict[str, Any] | None) -> dict[str, int]:
     return {reason: n for reason, n in (line or {}).get("dropped_by_reason", {}).items() if n}
 
 
-def check_books(result: Result, tag: str, line: dict[str, Any] | None, db_path: Path, tally: Tally) -> None:
-    """The stop line balances, the file holds what it says, and every queued event is in the file."""
-    rows = stored_rows(db_path)
+def check_books(
+    result: Result, tag: str, line: dict[str, Any] | None, db_path: Path, tally: Tally, deleted: int = 0
+) -> None:
+    """The stop line balances, the file holds what it says, and every queued event is in the file.
+
+    ``deleted``: rows upkeep deleted meanwhile (retention, the size limit), which left the file.
+    """
+    rows = stored_rows(db_path) + deleted
     if line is None:
         result.problems.append(f"{tag}: no 'openclaw-trace stopped' line")
         return
     if line["events_received"] != line["events_written"] + line["events_dropped"]:
         result.problems.append(f"{tag}: received {line['events_received']} != written + dropped")
     if rows != line["events_written"]:
-        result.problems.append(f"{tag}: {rows} rows stored, the daemon says {line['events_written']} written")
-    if tally.queued > (sent := sent_kinds_rows(db_path)):
+        written = line["events_written"]
+        result.problems.append(f"{tag}: {rows} rows stored or deleted, the daemon says {written} written")
+    if tally.queued > (sent := sent_kinds_rows(db_path) + deleted):
         result.problems.append(f"{tag}: {tally.queued} events answered as queued, only {sent} stored")
 
 
