@@ -165,6 +165,41 @@ def test_sigterm_drains_every_accepted_event(process: Process) -> None:
     assert stopped["events_lost_at_deadline"] == 0
 
 
+def test_requests_during_the_stop_get_202_and_are_counted_as_shutdown_drops(process: Process) -> None:
+    process.wait_started()
+    kept_alive = Client(process.port)
+    blocker = sqlite3.connect(process.db_path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")  # the drain waits behind this lock, so the stop lasts
+    try:
+        assert kept_alive.post("/v1/traces", [{"provider": "p", "model": "before"}] * 10)[1]["queued"] == 10
+        process.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while not any(line.get("msg") == "stopping" for line in process.log_lines()):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.2)  # the queue is closed just after the "stopping" line
+        event = {"provider": "p", "model": "during"}
+        answers = [kept_alive.post("/v1/traces", event)]
+        newcomer = Client(process.port)  # a connection opened during the stop is served too
+        answers += [
+            newcomer.post("/v1/traces", [event] * 4),
+            newcomer.post("/v1/errors", {"error_type": "crash", "message": "x"}),
+        ]
+        newcomer.close()
+        kept_alive.close()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert [status for status, _ in answers] == [202, 202, 202]
+    assert [answer["dropped"] for _, answer in answers] == [1, 4, 1]
+    assert all(answer["queued"] == 0 for _, answer in answers)
+    assert process.proc.wait(20) == 0
+    [stopped] = [line for line in process.log_lines() if line.get("msg") == "openclaw-trace stopped"]
+    assert stopped["dropped_by_reason"]["shutdown"] == 6
+    assert stopped["events_written"] == 10 == len(rows(process.db_path, "SELECT id FROM llm_traces"))
+    assert stopped["events_received"] == 16
+
+
 def test_status_command_reads_health(process: Process) -> None:
     process.wait_started()
     url = f"http://127.0.0.1:{process.port}"

@@ -2,9 +2,12 @@
 
 Start: open and migrate the database, bind the socket (so a busy port fails
 before anything runs), start the writer, then serve HTTP. Stop (SIGTERM,
-SIGINT or ``stop()``): stop accepting and finish in-flight requests, close
-the queue (later offers count as ``shutdown`` drops), let the writer drain
-it, checkpoint the WAL, close, and log the totals.
+SIGINT or ``stop()``): stop the parts that produce events, close the queue
+so that it accepts no more, and let the writer drain it while HTTP still
+answers: a request that arrives during the stop gets its 202 with its events
+counted as ``shutdown`` drops, instead of a refused connection that nobody
+counts. Then stop HTTP (in-flight requests finish), checkpoint the WAL,
+close, and log the totals.
 """
 
 from __future__ import annotations
@@ -120,6 +123,7 @@ class Daemon:
         limits = EventLimits(max_text_bytes=config.max_text_bytes, prices=prices)
         self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__, limits=limits)
         grace_s = max(1, int(config.shutdown_timeout * HTTP_GRACE_SHARE))
+        self._http_grace_s = float(grace_s)
         self._server = HttpServer(
             server_config(App(self.ctx), idle_timeout_s=config.idle_timeout, timeout_graceful_shutdown=grace_s),
             request_timeout_s=config.request_timeout,
@@ -131,6 +135,9 @@ class Daemon:
         self._http_thread: threading.Thread | None = None
         self._stop_lock = threading.Lock()
         self._stop_deadline: float | None = None
+        self._stop_started = 0.0
+        self._drain_thread: threading.Thread | None = None
+        self._queued_at_close = 0
         self._closed = False
         self.exit_code = 0
 
@@ -213,12 +220,36 @@ class Daemon:
         return self.exit_code
 
     def request_stop(self) -> None:
-        """Begin a graceful stop; safe from any thread or a signal handler."""
+        """Begin a graceful stop; safe from any thread or a signal handler.
+
+        The drain runs on its own thread (``oct-stop``) while HTTP goes on
+        answering; HTTP is told to stop once the queue is drained.
+        """
         with self._stop_lock:
-            if self._stop_deadline is None:
-                self._stop_deadline = time.monotonic() + self.config.shutdown_timeout
-                log.info("stopping", extra={"fields": {"deadline_s": self.config.shutdown_timeout}})
-        self._server.should_exit = True
+            if self._stop_deadline is not None:
+                return
+            self._stop_started = time.monotonic()
+            self._stop_deadline = self._stop_started + self.config.shutdown_timeout
+            log.info("stopping", extra={"fields": {"deadline_s": self.config.shutdown_timeout}})
+            self._drain_thread = threading.Thread(
+                target=named_target(self._drain_then_stop_http, "oct-stop"), name="oct-stop", daemon=True
+            )
+            self._drain_thread.start()
+
+    def _drain_then_stop_http(self) -> None:
+        """Stop the producers, close the queue, let the writer drain it; then let HTTP stop."""
+        try:
+            for component in self.components:
+                if not component.stop_after_drain:
+                    self._stop_component(component, max(0.1, self._remaining_s() / 3))
+            self._queued_at_close = self.queue.depth()
+            self.queue.close()
+            # Leave HTTP its grace for in-flight requests, and a moment for the rest.
+            self.writer.flush(max(0.1, self._remaining_s() - self._http_grace_s - 2.0))
+        except Exception:  # a stop must go on whatever a part did
+            log.exception("draining the queue failed")
+        finally:
+            self._server.should_exit = True
 
     def _finish_checkpoint(self, wal_frames: int) -> bool:
         """One PASSIVE checkpoint on the writer thread, between two batches; False if it did not run.
@@ -310,14 +341,13 @@ class Daemon:
             self._closed = True
             if self._stop_deadline is None:
                 self._stop_deadline = time.monotonic() + self.config.shutdown_timeout
-        started = time.monotonic()
         self._sock.close()
-        for component in self.components:
-            if not component.stop_after_drain:
-                self._stop_component(component, max(0.1, self._remaining_s() / 3))
-        queued = self.queue.depth()
-        self.queue.close()
-        self.writer.flush(max(0.1, self._remaining_s() - 2.0))
+        if self._drain_thread is not None:
+            self._drain_thread.join(self._remaining_s())
+        else:  # HTTP ended without a stop request (it failed): drain here
+            self._stop_started = time.monotonic()
+            self._drain_then_stop_http()
+        queued = self._queued_at_close
         for component in self.components:
             if component.stop_after_drain:
                 self._stop_component(component, max(0.1, self._remaining_s() - 1.0))
@@ -340,7 +370,7 @@ class Daemon:
             extra={
                 "fields": {
                     "drained_events": queued - lost,
-                    "stop_duration_s": round(time.monotonic() - started, 3),
+                    "stop_duration_s": round(time.monotonic() - self._stop_started, 3),
                     "events_received": snapshot.events_received,
                     "events_written": snapshot.events_written,
                     "events_dropped": snapshot.events_dropped + lost,
