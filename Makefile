@@ -30,7 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.gc_pause
 	$(BIN)/python -m bench.scrub_cost
 
-# The ingest core's rows of RELIABILITY.md at full size (~8 minutes), and the 30-minute soak.
+# The ingest core's rows of RELIABILITY.md at full size (~6 minutes), and the 30-minute soak.
 reliability: $(STAMP)
 	$(BIN)/python -m bench.reliability
 

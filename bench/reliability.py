@@ -3,7 +3,7 @@
 Runs the rows of ../shared/RELIABILITY.md that the ingest core answers for,
 each at the size the table gives (sustained load 60 s, burst of 5,000,
 20 graceful stops, 50 kills, a database locked for 2 s and 15 s, a reader
-open for 120 s; ~8 minutes), and, when asked, the 30-minute soak with
+open for 120 s; ~6 minutes), and, when asked, the 30-minute soak with
 everything on (``make soak``). The smaller rows (hostile bodies, fuzzing,
 slow clients, disk full) are tests in ``make test``. Prints a Markdown table
 and saves the figures in ``bench/results/reliability-<time>.json``. Exit
