@@ -62,6 +62,13 @@ class Process:
     def log_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.startswith("{")]
 
+    def close(self) -> None:
+        """Kill the daemon if a test left it running; close its log."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log_file.close()
+
     def stop(self, timeout_s: float = 20) -> int:
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout_s)
@@ -88,10 +95,7 @@ def process(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Process]
     """The daemon with its writer in a thread, then in a child process (OCT_WRITER)."""
     proc = Process(tmp_path, {"OCT_WRITER": request.param})
     yield proc
-    if proc.proc.poll() is None:
-        proc.proc.kill()
-        proc.proc.wait()
-    proc.log_file.close()
+    proc.close()
 
 
 def test_start_up_line_names_version_settings_database_and_address(process: Process) -> None:
@@ -126,10 +130,7 @@ def test_the_daemon_raises_a_low_open_files_limit_to_what_the_hard_limit_allows(
         assert started["open_files_limit"] == expected
         assert proc.stop() == 0
     finally:
-        if proc.proc.poll() is None:
-            proc.proc.kill()
-            proc.proc.wait()
-        proc.log_file.close()
+        proc.close()
 
 
 def test_sigterm_drains_every_accepted_event(process: Process) -> None:

@@ -53,10 +53,7 @@ def test_tokens_never_reach_the_log_even_at_debug_level(tmp_path: Path) -> None:
         client.close()
         assert proc.stop() == 0
     finally:
-        if proc.proc.poll() is None:
-            proc.proc.kill()
-            proc.proc.wait()
-        proc.log_file.close()
+        proc.close()
     log = proc.log_path.read_text()
     assert "openclaw-trace stopped" in log
     for secret in (ingest_token, push_token, "pw-in-url"):
