@@ -185,10 +185,10 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
 
 def test_a_wal_under_8_mib_never_stops_the_writer(tmp_path: Path) -> None:
     db_path, conn = fresh_db(tmp_path)
-    asked: list[int] = []  # one entry per time the writer was asked
+    asked: list[int] = []  # the WAL's frames, each time the writer was asked
 
     def finish(wal_frames: int) -> bool:
-        asked.append(1)
+        asked.append(wal_frames)
         return True
 
     checkpointer = WalCheckpointer(db_path, threshold_bytes=64 * 1024, poll_interval_s=0.01, finish=finish)
@@ -201,9 +201,11 @@ def test_a_wal_under_8_mib_never_stops_the_writer(tmp_path: Path) -> None:
                 wait_for(lambda before=seen: checkpointer.checkpoints > before)
     finally:
         assert checkpointer.stop(5)
-    # The catch-up passes copied it all; the WAL restarts by itself at the next commit.
-    assert asked == []
-    assert checkpointer.finished_by_writer == 0
+    # The catch-up passes copy the rest; the WAL restarts by itself once one completes. How
+    # often one completes depends on the scheduler: a loaded machine may let the WAL pass
+    # 8 MiB, and only then may the writer be asked.
+    assert all(frames >= MIN_FINISH_WAL_FRAMES for frames in asked)
+    assert checkpointer.finished_by_writer == len(asked)
     assert checkpointer.failures == 0
     conn.close()
 
