@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from openclaw_trace.config import SETTINGS, Config, ConfigError, load_config, settings_markdown
-from openclaw_trace.config_types import parse_duration_s, parse_percent, parse_size_bytes
+from openclaw_trace.config_types import parse_bool, parse_duration_s, parse_percent, parse_size_bytes
 
 
 def test_defaults_with_an_empty_environment() -> None:
@@ -100,3 +100,20 @@ def test_docs_show_the_settings_table_as_it_is() -> None:
         "regenerate: python -c 'from openclaw_trace.config import *; print(settings_markdown())'"
     )
     assert all(f"`{setting.env_var}`" in doc for setting in SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("true", True),
+        ("Yes", True),
+        (" on ", True),
+        ("1", True),
+        ("false", False),
+        ("OFF", False),
+        ("no", False),
+        ("0", False),
+    ],
+)
+def test_booleans(text: str, value: bool) -> None:
+    assert parse_bool(text) is value

@@ -85,15 +85,14 @@ def rows_by_kind(envelopes: Sequence[Envelope]) -> dict[str, list[Row]]:
     return grouped
 
 
-def scrubbed_rows_by_kind(envelopes: Sequence[Envelope]) -> tuple[dict[str, list[Row]], int]:
-    """``rows_by_kind`` with known secrets taken out of every text value; and how many were."""
-    grouped: dict[str, list[Row]] = defaultdict(list)
+def scrub_rows(grouped: dict[str, list[Row]]) -> int:
+    """Take known secrets out of the text values of ``grouped``'s rows, in place; how many were."""
     redacted = 0
-    for trace_id, envelope in zip(uuid4_strings(len(envelopes)), envelopes, strict=True):
-        values, found = scrub_row(envelope.values)
-        redacted += found
-        grouped[envelope.kind].append((trace_id, envelope.created_at_ms, *values))
-    return grouped, redacted
+    for rows in grouped.values():
+        for index, row in enumerate(rows):
+            rows[index], found = scrub_row(row)
+            redacted += found
+    return redacted
 
 
 class BatchWrites:
@@ -140,10 +139,8 @@ class BatchWrites:
                 self._stats.record_dropped(kind, "write_error", count)
 
     def _rows(self, envelopes: Sequence[Envelope]) -> dict[str, list[Row]]:
-        if not self._scrub_secrets:
-            return rows_by_kind(envelopes)
-        rows, redacted = scrubbed_rows_by_kind(envelopes)
-        if redacted:
+        rows = rows_by_kind(envelopes)
+        if self._scrub_secrets and (redacted := scrub_rows(rows)):
             self._stats.count(REDACTED_COUNTER, redacted)
         return rows
 
