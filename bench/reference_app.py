@@ -1,29 +1,36 @@
 """The reference handler: the least an ingest endpoint can do on our server stack.
 
-Raw ASGI on uvicorn with uvloop and httptools, the body decoded with a
-msgspec Struct, two fields checked, the event appended to a bounded deque of
-512, answer 202 — no storage, no writer thread, no counters. By default it
-runs on exactly the daemon's server stack, its one-write-per-response
-protocol included (``api/transport.py``), so ``flat-out`` / ``reference`` is
-the share of that stack's throughput that our handler, queue and writer
-leave. ``--stock-protocol`` runs it on uvicorn's own protocol instead: the
-stack PERFORMANCE.md measured (the ``reference-stock`` scenario).
+The body decoded with a msgspec Struct, two fields checked, the event
+appended to a bounded deque of 512, answer 202 — no storage, no writer
+thread, no counters. By default it runs on exactly the daemon's server
+stack: uvicorn with uvloop and httptools through the daemon's protocol
+(``api/deadlines.py``), which answers ``POST /v1/traces`` on its fast path
+(``api/fast_path.py``) as it does for the daemon, and writes each response
+once (``api/transport.py``). So ``flat-out`` / ``reference`` is the share of
+that stack's throughput that our handler, queue and writer leave.
 
-Run: ``python -m bench.reference_app --port N [--stock-protocol]`` (127.0.0.1
-only); SIGTERM stops it.
+``--asgi`` serves the same handler as a raw ASGI app through the daemon's
+protocol without the fast path (the ``reference-asgi`` scenario, the
+daemon's stack before 2026-12-02 08:00 UTC); ``--stock-protocol`` on
+uvicorn's own protocol: the stack PERFORMANCE.md measured
+(``reference-stock``).
+
+Run: ``python -m bench.reference_app --port N [--asgi | --stock-protocol]``
+(127.0.0.1 only); SIGTERM stops it.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 import msgspec
 import uvicorn
 
-from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
+from openclaw_trace.api.deadlines import DeadlineHttpToolsProtocol
+from openclaw_trace.api.http import Response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -80,20 +87,50 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": _ACCEPTED})
 
 
+_ACCEPTED_RESPONSE = Response(202, _ACCEPTED)
+_BAD_EVENT = Response(400, b'{"error":"bad event"}')
+_MISSING = Response(400, b'{"error":"provider and model are required"}')
+
+
+def answer(body: bytes) -> Response:
+    """The same work as ``app``, for the protocol's fast path."""
+    try:
+        event = _decoder.decode(body)
+    except msgspec.DecodeError:
+        return _BAD_EVENT
+    if not event.provider or not event.model:
+        return _MISSING
+    _QUEUE.append(event)
+    return _ACCEPTED_RESPONSE
+
+
+class FastApp:
+    """``app``, with ``POST /v1/traces`` offered to the fast path as the daemon's ``App`` offers it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await app(scope, receive, send)
+
+    def fast_route(self, method: bytes, path: bytes, headers: Iterable[tuple[bytes, bytes]]) -> Any:
+        return answer if method == b"POST" and path == b"/v1/traces" else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--stock-protocol", action="store_true", help="uvicorn's own httptools protocol")
+    stack = parser.add_mutually_exclusive_group()
+    stack.add_argument("--asgi", action="store_true", help="raw ASGI through the daemon's protocol, no fast path")
+    stack.add_argument("--stock-protocol", action="store_true", help="raw ASGI on uvicorn's own httptools protocol")
     args = parser.parse_args()
     # The daemon's uvicorn settings: httptools (through the daemon's protocol
     # class unless --stock-protocol), uvloop, no lifespan, no access log, no
     # Server/Date headers.
+    protocol: Any = "httptools" if args.stock_protocol else DeadlineHttpToolsProtocol
     uvicorn.run(
-        app,
+        app if args.asgi or args.stock_protocol else FastApp(),
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",
-        http="httptools" if args.stock_protocol else CoalescingHttpToolsProtocol,
+        http=protocol,
         lifespan="off",
         access_log=False,
         log_level="warning",

@@ -38,6 +38,8 @@ SHUTDOWN_TIMEOUT_S = 60
 def server_argv(scenario: Scenario, port: int) -> list[str]:
     if scenario.server == "reference":
         return [sys.executable, "-m", "bench.reference_app", "--port", str(port)]
+    if scenario.server == "reference-asgi":
+        return [sys.executable, "-m", "bench.reference_app", "--port", str(port), "--asgi"]
     if scenario.server == "reference-stock":
         return [sys.executable, "-m", "bench.reference_app", "--port", str(port), "--stock-protocol"]
     if scenario.server == "ingest-only":

@@ -103,7 +103,7 @@ Check = Callable[[Outcome, Mapping[str, Outcome]], tuple[bool | None, list[str]]
 class Scenario:
     name: str
     description: str
-    server: Literal["daemon", "reference", "reference-stock", "ingest-only"] = "daemon"
+    server: Literal["daemon", "reference", "reference-asgi", "reference-stock", "ingest-only"] = "daemon"
     body: Literal["single", "batch", "none"] = "single"
     events_per_request: int = 1
     connections: int = 32
@@ -261,11 +261,21 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "reference",
-        "minimal raw-ASGI handler on the daemon's exact stack (bench/reference_app.py), 32 connections flat out",
+        "minimal handler on the daemon's exact stack, fast path included (bench/reference_app.py),"
+        " 32 connections flat out",
         server="reference",
         server_cpus="0",
         duration_s=15,
         target="(the yardstick)",
+    ),
+    Scenario(
+        "reference-asgi",
+        "the same handler as a raw ASGI app on the daemon's protocol without its fast path"
+        " (the daemon's stack until 2026-12-02)",
+        server="reference-asgi",
+        server_cpus="0",
+        duration_s=15,
+        target="(informational)",
     ),
     Scenario(
         "reference-stock",

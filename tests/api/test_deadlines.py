@@ -124,6 +124,16 @@ def test_a_kept_alive_connection_is_not_late_between_requests(make_daemon: Calla
         assert sock.recv(4096).startswith(b"HTTP/1.1 202 ")
 
 
+def test_a_request_pipelined_behind_an_answer_still_has_its_deadline(make_daemon: Callable[..., Daemon]) -> None:
+    # Both in one write, then nothing: the first is answered (arming the keep-alive
+    # timer) while the second is already being read, and no later data disarms it.
+    daemon = make_daemon(request_timeout=0.2, idle_timeout=30)
+    trickler = Trickler(daemon.port, whole_request(b'{"provider":"p","model":"first"}') + PARTIAL_BODY, drip=b"")
+    assert trickler.finished()
+    assert trickler.answer.startswith(b"HTTP/1.1 202 ")
+    assert b"HTTP/1.1 408 " in trickler.answer
+
+
 def test_blank_lines_do_not_hold_a_connection(make_daemon: Callable[..., Daemon]) -> None:
     # The parser skips blank lines without starting a request: the deadline still runs.
     daemon = make_daemon(request_timeout=0.2, idle_timeout=30)
@@ -190,6 +200,40 @@ def test_a_client_that_stops_reading_is_closed(
     sender.join(30)
     assert 0 < answers.count(b"HTTP/1.1 200 ") < 5000
     assert b"408 Request Timeout" not in answers  # never inside the answers it owed
+
+
+def test_a_client_that_pipelines_posts_and_stops_reading_is_closed(
+    make_daemon: Callable[..., Daemon], connect: Callable[[Daemon], Client]
+) -> None:
+    # POSTs are answered on the fast path until the socket's buffers fill (~4 MB on
+    # loopback); then the ASGI path waits for them to drain, uvicorn stops reading,
+    # and a sweep closes the connection: as stalled, or as late when the last read
+    # ended inside a request.
+    daemon = make_daemon(request_timeout=0.2, idle_timeout=30)
+    pipelined = whole_request(b'{"provider":"p","model":"m"}') * 200_000  # answers: ~20 MB
+    sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=30)
+    sender = threading.Thread(target=lambda: _send_quietly(sock, pipelined), daemon=True)
+    sender.start()
+    health = connect(daemon)
+
+    def closed() -> int:
+        counters = health.health()["counters"]
+        return int(counters.get("http.stalled_responses", 0) + counters.get("http.late_requests", 0))
+
+    for _ in range(300):
+        if closed():
+            break
+        time.sleep(0.1)
+    assert closed() == 1
+    answers = b""
+    while chunk := sock.recv(1 << 16):
+        answers += chunk
+    sock.close()
+    sender.join(30)
+    assert 0 < answers.count(b"HTTP/1.1 202 ") < 200_000
+    assert b"408 Request Timeout" not in answers  # answers were owed: never one in their midst
+    report = health.health()
+    assert report["events_received"] == report["events_written"] + report["events_dropped"] + report["queue_depth"]
 
 
 def _send_quietly(sock: socket.socket, data: bytes) -> None:

@@ -1,32 +1,45 @@
-"""The ASGI application: a route table over the handlers, auth and error answers.
+"""The application: a route table over the handlers, auth and error answers.
 
 Routing is one dict lookup on (method, path). Every expected failure is an
 ``HttpError`` turned into a short JSON 4xx; anything else is a bug, logged
 with its traceback and answered 500 without the traceback.
+
+Requests reach it two ways: as an ASGI app (``__call__``), and for the POST
+endpoints through ``fast_route`` and ``answer``, which the daemon's protocol
+calls without an ASGI cycle (``api/fast_path.py``). Both run the same
+checks and the same ``BodyRoute``.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
+from collections.abc import Callable
 
 from openclaw_trace.api import health, ingest, otlp
-from openclaw_trace.api.context import AppContext, Handler
+from openclaw_trace.api.context import AppContext, BodyRoute, Handler
 from openclaw_trace.api.http import (
     ClientDisconnected,
+    Headers,
     HttpError,
     Receive,
+    RequestHead,
+    Response,
     Scope,
     Send,
+    error_response,
     header,
+    read_body,
     send_error,
+    send_response,
 )
 
 log = logging.getLogger("openclaw_trace.api")
 
 
 # (handler, needs the ingest token when one is set)
-ROUTES: dict[str, dict[str, tuple[Handler, bool]]] = {
+ROUTES: dict[str, dict[str, tuple[Handler | BodyRoute, bool]]] = {
     "/v1/traces": {"POST": (ingest.post_traces, True)},
     "/v1/errors": {"POST": (ingest.post_errors, True)},
     "/v1/metrics": {"POST": (otlp.post_metrics, True)},
@@ -34,10 +47,17 @@ ROUTES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "/health": {"GET": (health.get_health, False)},
     "/metrics": {"GET": (health.get_metrics, False)},
 }
+# The body routes by the raw bytes of their request line, for the fast path.
+_BODY_ROUTES: dict[tuple[bytes, bytes], tuple[BodyRoute, bool]] = {
+    (method.encode(), path.encode()): (route, needs_token)
+    for path, methods in ROUTES.items()
+    for method, (route, needs_token) in methods.items()
+    if isinstance(route, BodyRoute)
+}
 
 
 class App:
-    """ASGI callable (HTTP only; uvicorn runs with lifespan off)."""
+    """ASGI callable (HTTP only; uvicorn runs with lifespan off), and the fast path's routes."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -57,8 +77,13 @@ class App:
                 raise HttpError(405, f"use {allow.decode()}", [(b"allow", allow)])
             handler, needs_token = route
             if needs_token and self._expected_auth is not None:
-                self._check_token(scope)
-            await handler(self.ctx, scope, receive, send)
+                self._check_token(scope["headers"])
+            if isinstance(handler, BodyRoute):
+                head = handler.check(self.ctx, scope["headers"])
+                body = await read_body(receive, self.ctx.config.max_body_bytes, head.content_length)
+                await send_response(send, self.answer(handler, head, body, path=scope["path"]))
+            else:
+                await handler(self.ctx, scope, receive, send)
         except HttpError as exc:
             await send_error(send, exc)
         except ClientDisconnected:
@@ -67,8 +92,38 @@ class App:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             await send_error(send, HttpError(500, "internal error; see the daemon log"))
 
-    def _check_token(self, scope: Scope) -> None:
-        given = header(scope, b"authorization") or b""
+    def fast_route(self, method: bytes, path: bytes, headers: Headers) -> Callable[[bytes], Response] | None:
+        """How to answer a request whose headers are in, if it passes every check made before its body.
+
+        None sends the request the ASGI way, which answers whatever is wrong
+        with it (404, 405, 401, 415, 413…) as it always does. The route's
+        check refuses a declared length over the body limit; the protocol
+        sends chunked bodies the ASGI way.
+        """
+        found = _BODY_ROUTES.get((method, path))
+        if found is None:
+            return None
+        route, needs_token = found
+        try:
+            if needs_token and self._expected_auth is not None:
+                self._check_token(headers)
+            head = route.check(self.ctx, headers)
+        except HttpError:
+            return None
+        return functools.partial(self.answer, route, head, path=path.decode("latin-1"))
+
+    def answer(self, route: BodyRoute, head: RequestHead, body: bytes, *, path: str) -> Response:
+        """The route's answer to a whole body; never raises (``path`` is for the log)."""
+        try:
+            return route.answer(self.ctx, head, body)
+        except HttpError as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("unhandled error on POST %s", path)
+            return error_response(HttpError(500, "internal error; see the daemon log"))
+
+    def _check_token(self, headers: Headers) -> None:
+        given = header(headers, b"authorization") or b""
         assert self._expected_auth is not None
         if not hmac.compare_digest(given, self._expected_auth):
             raise HttpError(401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")])

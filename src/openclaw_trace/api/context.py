@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openclaw_trace.config import Config
 from openclaw_trace.lifecycle import Component
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.stats import Stats
+
+if TYPE_CHECKING:
+    from openclaw_trace.api.http import Headers, RequestHead, Response
 
 
 @dataclasses.dataclass
@@ -34,3 +37,18 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Handler = Callable[[AppContext, Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class BodyRoute:
+    """An endpoint answered from its whole body, without awaiting anything.
+
+    ``check`` reads the headers before any of the body (415, 413 for a
+    declared length over the limit, 400); ``answer`` turns the body into a
+    response. Both raise ``HttpError`` for the client's mistakes. The ASGI
+    app awaits the body between the two; the protocol's fast path
+    (``api/fast_path.py``) calls them around the body it has read itself.
+    """
+
+    check: Callable[[AppContext, Headers], RequestHead]
+    answer: Callable[[AppContext, RequestHead, bytes], Response]

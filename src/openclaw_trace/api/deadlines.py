@@ -33,7 +33,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 
-from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
+from openclaw_trace.api.fast_path import FastPathHttpToolsProtocol
 
 # Why close_if_late closed a connection; the daemon counts them under these names.
 LATE_REQUEST = "late_requests"
@@ -57,8 +57,8 @@ class _Waiting:
     since: float
 
 
-class DeadlineHttpToolsProtocol(CoalescingHttpToolsProtocol):
-    """``CoalescingHttpToolsProtocol`` with the silent-connection limit and the sweep's check.
+class DeadlineHttpToolsProtocol(FastPathHttpToolsProtocol):
+    """``FastPathHttpToolsProtocol`` with the silent-connection limit and the sweep's check.
 
     The silent-connection limit reuses uvicorn's own keep-alive timer, armed
     at connect as uvicorn arms it after every response; uvicorn cancels it
@@ -92,6 +92,9 @@ class DeadlineHttpToolsProtocol(CoalescingHttpToolsProtocol):
         if now - seen.since <= request_timeout_s:
             return None
         self.waiting = None
+        if scope is not None and scope is self.answered_scope:  # answered on the fast path; blank lines since
+            self.transport.close()
+            return None
         # uvicorn makes a request's cycle, with its scope, once the headers are in
         # (queued in ``pipeline`` while an earlier one is answered); it clears
         # more_body when the body is in, unless the answer went first.

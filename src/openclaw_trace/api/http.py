@@ -1,14 +1,16 @@
-"""Small ASGI building blocks: reading a bounded body, sending a response.
+"""Small HTTP building blocks: reading a bounded body, a response as ASGI messages or bytes.
 
-We stay at the raw ASGI level on the hot path: a framework's routing and
-request objects cost more per request than parsing and validating the body
-(see docs/benchmarks.md).
+We stay at the raw ASGI level or below on the hot path: a framework's
+routing and request objects cost more per request than parsing and
+validating the body (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import http
 import zlib
+from collections.abc import Iterable
 
 import msgspec
 
@@ -46,10 +48,13 @@ class RequestHead:
     content_length: int | None
 
 
-def request_head(scope: Scope) -> RequestHead:
+Headers = Iterable[tuple[bytes, bytes]]  # names in lower case, as uvicorn gives them
+
+
+def request_head(headers: Headers) -> RequestHead:
     """Read Content-Type, Content-Encoding and Content-Length; 400/415 for ones we cannot use."""
     head = RequestHead(b"", b"", None)
-    for name, value in scope["headers"]:
+    for name, value in headers:
         if name == b"content-type":
             # The one value nearly every client sends needs no parsing.
             head.media_type = value if value == b"application/json" else value.split(b";", 1)[0].strip().lower()
@@ -96,9 +101,9 @@ def decompress(body: bytes, encoding: bytes, max_bytes: int) -> bytes:
     return b"".join(parts)
 
 
-def header(scope: Scope, name: bytes) -> bytes | None:
+def header(headers: Headers, name: bytes) -> bytes | None:
     """The first value of header ``name`` (lower-case bytes), or None."""
-    for key, value in scope["headers"]:
+    for key, value in headers:
         if key == name:
             return bytes(value)
     return None
@@ -112,28 +117,12 @@ async def read_body(receive: Receive, max_bytes: int, content_length: int | None
     passes the limit, so a client cannot make us buffer more than that.
     """
     check_declared_length(content_length, max_bytes)
-    first = await receive()
-    body = whole_body(first, max_bytes)
-    return body if body is not None else await read_rest(first, receive, max_bytes)
+    return await read_rest(await receive(), receive, max_bytes)
 
 
 def check_declared_length(content_length: int | None, max_bytes: int) -> None:
     if content_length is not None and content_length > max_bytes:
         raise HttpError(413, f"body of {content_length} bytes is over the limit of {max_bytes}")
-
-
-def whole_body(first: Message, max_bytes: int) -> bytes | None:
-    """The body when the request's first message holds all of it (nearly always); else None.
-
-    The hot path calls this directly instead of ``read_body``: one coroutine
-    less per request.
-    """
-    if first["type"] != "http.request" or first.get("more_body", False):
-        return None
-    body: bytes = first.get("body", b"")
-    if len(body) > max_bytes:
-        raise HttpError(413, f"body is over the limit of {max_bytes} bytes")
-    return body
 
 
 async def read_rest(first: Message, receive: Receive, max_bytes: int) -> bytes:
@@ -156,20 +145,51 @@ async def read_rest(first: Message, receive: Receive, max_bytes: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-class PreparedResponse:
-    """A response whose bytes never change, its two ASGI messages built once.
+class Response:
+    """A whole response: status, body and headers (``content-length`` is added).
 
-    uvicorn copies the headers it is given and never changes the messages,
-    so the same two dicts can be sent for every request: ``await
-    send(prepared.start)``, then ``await send(prepared.body)``.
+    Sent as two ASGI messages (``send_response``) or written as bytes by the
+    protocol's fast path (``wire``). A response kept in a module constant
+    builds its messages and its keep-alive bytes once.
     """
 
-    __slots__ = ("body", "start")
+    __slots__ = ("_messages", "_wire", "body", "headers", "status")
 
-    def __init__(self, status: int, body: bytes) -> None:
-        headers = [*JSON_HEADERS, (b"content-length", b"%d" % len(body))]
-        self.start: Message = {"type": "http.response.start", "status": status, "headers": headers}
-        self.body: Message = {"type": "http.response.body", "body": body}
+    def __init__(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        self.status = status
+        self.body = body
+        self.headers = [*(headers if headers is not None else JSON_HEADERS), (b"content-length", b"%d" % len(body))]
+        self._messages: tuple[Message, Message] | None = None
+        self._wire: bytes | None = None
+
+    def messages(self) -> tuple[Message, Message]:
+        """``http.response.start`` and ``http.response.body``; uvicorn copies them and never changes them."""
+        if self._messages is None:
+            start: Message = {"type": "http.response.start", "status": self.status, "headers": self.headers}
+            self._messages = (start, {"type": "http.response.body", "body": self.body})
+        return self._messages
+
+    def wire(self, keep_alive: bool, extra_headers: list[tuple[bytes, bytes]]) -> bytes:
+        """The response as HTTP/1.1 bytes; ``connection: close`` when the connection ends after it."""
+        if keep_alive and not extra_headers and self._wire is not None:
+            return self._wire
+        phrase = http.HTTPStatus(self.status).phrase.encode()
+        lines = [b"HTTP/1.1 %d %s\r\n" % (self.status, phrase)]
+        lines.extend(b"%s: %s\r\n" % pair for pair in (*extra_headers, *self.headers))
+        if not keep_alive:
+            lines.append(b"connection: close\r\n")
+        lines.append(b"\r\n")
+        lines.append(self.body)
+        data = b"".join(lines)
+        if keep_alive and not extra_headers:
+            self._wire = data
+        return data
+
+
+async def send_response(send: Send, response: Response) -> None:
+    start, body = response.messages()
+    await send(start)
+    await send(body)
 
 
 async def send_bytes(
@@ -179,19 +199,16 @@ async def send_bytes(
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """Send a whole response; JSON content type unless ``headers`` say otherwise."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*(headers if headers is not None else JSON_HEADERS), (b"content-length", b"%d" % len(body))],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_response(send, Response(status, body, headers))
 
 
 async def send_json(send: Send, status: int, payload: object, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     await send_bytes(send, status, _encoder.encode(payload), JSON_HEADERS + (headers or []))
 
 
+def error_response(error: HttpError) -> Response:
+    return Response(error.status, _encoder.encode({"error": error.message}), JSON_HEADERS + error.headers)
+
+
 async def send_error(send: Send, error: HttpError) -> None:
-    await send_json(send, error.status, {"error": error.message}, error.headers)
+    await send_response(send, error_response(error))

@@ -15,19 +15,15 @@ import time
 from collections.abc import Callable
 
 from openclaw_trace.api import otlp
-from openclaw_trace.api.context import AppContext, Handler
+from openclaw_trace.api.context import AppContext, BodyRoute
 from openclaw_trace.api.http import (
+    Headers,
     HttpError,
-    PreparedResponse,
-    Receive,
-    Scope,
-    Send,
+    RequestHead,
+    Response,
     check_declared_length,
     decompress,
-    read_rest,
     request_head,
-    send_bytes,
-    whole_body,
 )
 from openclaw_trace.model import BadEvent, Envelope, EventLimits, decode_errors, decode_traces
 from openclaw_trace.otlp.decode import looks_like_otlp_json
@@ -35,49 +31,40 @@ from openclaw_trace.otlp.decode import looks_like_otlp_json
 Decoder = Callable[[bytes, int, EventLimits], list[Envelope]]
 
 JSON_TYPES = (b"", b"application/json", b"text/json")
-_ACCEPTED_ONE = PreparedResponse(202, b'{"received":1,"queued":1,"dropped":0}')  # the answer to nearly every request
+ACCEPTED_ONE = Response(202, b'{"received":1,"queued":1,"dropped":0}')  # the answer to nearly every request
 
 
-def ingest_handler(decode: Decoder, otlp_signal: otlp.Signal | None) -> Handler:
-    """The POST handler of one native endpoint; ``otlp_signal`` when OTLP shares its path."""
+def ingest_route(decode: Decoder, otlp_signal: otlp.Signal | None) -> BodyRoute:
+    """The POST route of one native endpoint; ``otlp_signal`` when OTLP shares its path."""
 
-    async def handle(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> None:
-        head = request_head(scope)
-        is_protobuf = head.media_type in otlp.PROTOBUF_TYPES
-        if head.media_type not in JSON_TYPES and not (otlp_signal and is_protobuf):
+    def check(ctx: AppContext, headers: Headers) -> RequestHead:
+        head = request_head(headers)
+        if head.media_type not in JSON_TYPES and not (otlp_signal and head.media_type in otlp.PROTOBUF_TYPES):
             accepted = "application/json or application/x-protobuf" if otlp_signal else "application/json"
             raise HttpError(415, f"unsupported Content-Type {head.media_type.decode('latin-1')!r}: send {accepted}")
-        max_bytes = ctx.config.max_body_bytes
-        # read_body, unrolled: the common whole body costs no coroutine of its own.
-        check_declared_length(head.content_length, max_bytes)
-        first = await receive()
-        body = whole_body(first, max_bytes)
-        if body is None:
-            body = await read_rest(first, receive, max_bytes)
+        check_declared_length(head.content_length, ctx.config.max_body_bytes)
+        return head
+
+    def answer(ctx: AppContext, head: RequestHead, body: bytes) -> Response:
         if head.content_encoding:
-            body = decompress(body, head.content_encoding, max_bytes)
-        if otlp_signal and is_protobuf:
-            await otlp.export(ctx, otlp_signal, "protobuf", body, send)
-            return
+            body = decompress(body, head.content_encoding, ctx.config.max_body_bytes)
+        if otlp_signal and head.media_type in otlp.PROTOBUF_TYPES:
+            return otlp.export(ctx, otlp_signal, "protobuf", body)
         received_at_ms = time.time_ns() // 1_000_000
         try:
             envelopes = decode(body, received_at_ms, ctx.limits)
         except BadEvent as exc:
             if otlp_signal and looks_like_otlp_json(otlp_signal, body):
-                await otlp.export(ctx, otlp_signal, "json", body, send)
-                return
+                return otlp.export(ctx, otlp_signal, "json", body)
             raise HttpError(400, str(exc)) from None
         received = len(envelopes)
         queued = ctx.queue.offer_many(envelopes)
         if received == queued == 1:
-            await send(_ACCEPTED_ONE.start)
-            await send(_ACCEPTED_ONE.body)
-            return
-        answer = b'{"received":%d,"queued":%d,"dropped":%d}' % (received, queued, received - queued)
-        await send_bytes(send, 202, answer)
+            return ACCEPTED_ONE
+        return Response(202, b'{"received":%d,"queued":%d,"dropped":%d}' % (received, queued, received - queued))
 
-    return handle
+    return BodyRoute(check, answer)
 
 
-post_traces = ingest_handler(decode_traces, "traces")
-post_errors = ingest_handler(decode_errors, None)
+post_traces = ingest_route(decode_traces, "traces")
+post_errors = ingest_route(decode_errors, None)

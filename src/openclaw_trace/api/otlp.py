@@ -18,8 +18,16 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from openclaw_trace.api.context import AppContext, Handler
-from openclaw_trace.api.http import HttpError, Receive, Scope, Send, decompress, read_body, request_head, send_bytes
+from openclaw_trace.api.context import AppContext, BodyRoute
+from openclaw_trace.api.http import (
+    Headers,
+    HttpError,
+    RequestHead,
+    Response,
+    check_declared_length,
+    decompress,
+    request_head,
+)
 from openclaw_trace.otlp.decode import Encoding, OtlpDecodeError, decode_request, encode_response
 from openclaw_trace.otlp.logs import map_logs
 from openclaw_trace.otlp.metrics import map_metrics
@@ -42,7 +50,7 @@ def _map(ctx: AppContext, request: Message, received_at_ms: int) -> MappingResul
     return map_metrics(request, received_at_ms)
 
 
-async def export(ctx: AppContext, signal: Signal, encoding: Encoding, body: bytes, send: Send) -> None:
+def export(ctx: AppContext, signal: Signal, encoding: Encoding, body: bytes) -> Response:
     """Decode, map and queue one export request; answer as OTLP/HTTP says."""
     try:
         request = decode_request(signal, encoding, body)
@@ -70,30 +78,36 @@ async def export(ctx: AppContext, signal: Signal, encoding: Encoding, body: byte
     if result.rejected:
         ctx.stats.count(f"otlp.{signal}.rejected", result.rejected)
     answer = encode_response(signal, encoding, result.rejected, "; ".join(result.errors))
-    await send_bytes(send, 200, answer, [(b"content-type", _CONTENT_TYPES[encoding])])
+    return Response(200, answer, [(b"content-type", _CONTENT_TYPES[encoding])])
 
 
-def otlp_only_handler(signal: Signal) -> Handler:
-    """The POST handler of an OTLP-only path (``/v1/metrics``, ``/v1/logs``)."""
-
-    async def handle(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> None:
-        head = request_head(scope)
-        if head.media_type in PROTOBUF_TYPES:
-            encoding: Encoding = "protobuf"
-        elif head.media_type in JSON_TYPES:
-            encoding = "json"
-        else:
-            raise HttpError(
-                415,
-                f"unsupported Content-Type {head.media_type.decode('latin-1')!r}: "
-                "send application/x-protobuf or application/json",
-            )
-        max_bytes = ctx.config.max_body_bytes
-        body = decompress(await read_body(receive, max_bytes, head.content_length), head.content_encoding, max_bytes)
-        await export(ctx, signal, encoding, body, send)
-
-    return handle
+def _encoding(head: RequestHead) -> Encoding:
+    if head.media_type in PROTOBUF_TYPES:
+        return "protobuf"
+    if head.media_type in JSON_TYPES:
+        return "json"
+    raise HttpError(
+        415,
+        f"unsupported Content-Type {head.media_type.decode('latin-1')!r}: "
+        "send application/x-protobuf or application/json",
+    )
 
 
-post_metrics = otlp_only_handler("metrics")
-post_logs = otlp_only_handler("logs")
+def otlp_only_route(signal: Signal) -> BodyRoute:
+    """The POST route of an OTLP-only path (``/v1/metrics``, ``/v1/logs``)."""
+
+    def check(ctx: AppContext, headers: Headers) -> RequestHead:
+        head = request_head(headers)
+        _encoding(head)
+        check_declared_length(head.content_length, ctx.config.max_body_bytes)
+        return head
+
+    def answer(ctx: AppContext, head: RequestHead, body: bytes) -> Response:
+        body = decompress(body, head.content_encoding, ctx.config.max_body_bytes)
+        return export(ctx, signal, _encoding(head), body)
+
+    return BodyRoute(check, answer)
+
+
+post_metrics = otlp_only_route("metrics")
+post_logs = otlp_only_route("logs")

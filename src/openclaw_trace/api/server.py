@@ -24,10 +24,10 @@ SWEEP_EVERY_TICKS = 10  # uvicorn ticks every 0.1 s: sweep once a second
 def server_config(app: Any, *, idle_timeout_s: float, **settings: Any) -> uvicorn.Config:
     """The daemon's uvicorn settings for ``app``, with ``settings`` added.
 
-    httptools through ``DeadlineHttpToolsProtocol``; a connection quiet for
-    ``idle_timeout_s`` (after connecting or after a response) is closed; no
-    lifespan, access log, logging set-up of uvicorn's own, or Server/Date
-    headers.
+    httptools through ``DeadlineHttpToolsProtocol`` (the fast path and the
+    deadlines); a connection quiet for ``idle_timeout_s`` (after connecting
+    or after a response) is closed; no lifespan, access log, logging set-up
+    of uvicorn's own, or Server/Date headers.
     """
     return uvicorn.Config(
         app,
