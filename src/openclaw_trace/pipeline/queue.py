@@ -77,6 +77,8 @@ class IngestQueue:
     ) -> None:
         self._stats = stats
         self._capacity = capacity
+        # Past this depth a producer gives up the GIL once per offer (see offer_many).
+        self._yield_depth = capacity // 2
         self._batch_max = batch_max_events
         self._window_s = batch_window_s
         self._lock = threading.Lock()
@@ -129,15 +131,16 @@ class IngestQueue:
                     # Wake the writer only on the transitions it waits for.
                     if before == 0 or (before < self._batch_max <= self._waiting):
                         self._ready.notify()
+            deep = self._outstanding > self._yield_depth
         kind = envelopes[0].kind
         self._stats.record_received(kind, count)
         if accepted < count:
             self._stats.record_dropped(kind, reason, count - accepted)
-            if reason == "queue_full":
-                # Full means the writer is behind. A producer that is a busy event loop
-                # would otherwise keep the GIL and starve the writer thread of it (see
-                # docs/benchmarks.md): give it up once, which waits for nothing.
-                time.sleep(0)
+        if deep:
+            # Over half full means the writer is behind. A producer that is a busy event
+            # loop would otherwise keep the GIL and starve the writer thread of it (see
+            # docs/benchmarks.md): give it up once, which waits for nothing.
+            time.sleep(0)
         return accepted
 
     def offer_all(self, envelopes: Sequence[Envelope]) -> bool:
