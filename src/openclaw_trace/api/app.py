@@ -47,9 +47,10 @@ ROUTES: dict[str, dict[str, tuple[Handler | BodyRoute, bool]]] = {
     "/health": {"GET": (health.get_health, False)},
     "/metrics": {"GET": (health.get_metrics, False)},
 }
-# The body routes by the raw bytes of their request line, for the fast path.
-_BODY_ROUTES: dict[tuple[bytes, bytes], tuple[BodyRoute, bool]] = {
-    (method.encode(), path.encode()): (route, needs_token)
+# The body routes by the raw bytes of their request line, for the fast path:
+# (route, needs the token, the path as text for the log).
+_BODY_ROUTES: dict[tuple[bytes, bytes], tuple[BodyRoute, bool, str]] = {
+    (method.encode(), path.encode()): (route, needs_token, path)
     for path, methods in ROUTES.items()
     for method, (route, needs_token) in methods.items()
     if isinstance(route, BodyRoute)
@@ -103,14 +104,14 @@ class App:
         found = _BODY_ROUTES.get((method, path))
         if found is None:
             return None
-        route, needs_token = found
+        route, needs_token, path_text = found
         try:
             if needs_token and self._expected_auth is not None:
                 self._check_token(headers)
             head = route.check(self.ctx, headers)
         except HttpError:
             return None
-        return functools.partial(self.answer, route, head, path=path.decode("latin-1"))
+        return functools.partial(self.answer, route, head, path=path_text)
 
     def answer(self, route: BodyRoute, head: RequestHead, body: bytes, *, path: str) -> Response:
         """The route's answer to a whole body; never raises (``path`` is for the log)."""
