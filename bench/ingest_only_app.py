@@ -33,7 +33,7 @@ from openclaw_trace.api.app import App
 from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.server import server_config
 from openclaw_trace.config import load_config
-from openclaw_trace.lifecycle import named_target
+from openclaw_trace.lifecycle import freeze_startup_objects, named_target
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue, inner_kinds, slots
 from openclaw_trace.pricing import load_prices
@@ -68,6 +68,7 @@ def main() -> None:
     server = uvicorn.Server(
         server_config(App(ctx), idle_timeout_s=config.idle_timeout, host="127.0.0.1", port=args.port)
     )
+    freeze_startup_objects()  # as the daemon does at the end of its start-up
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         server.should_exit = True
