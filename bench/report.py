@@ -120,7 +120,21 @@ def host_pause_lines(outcomes: Sequence[Outcome]) -> str:
             continue
         kind = "" if o.host_probe_realtime else " (probe at normal priority: includes CPU contention)"
         runs = o.raw.get("runs")
-        per_run = f" (per run: {' · '.join(str(run['host_pauses']) for run in runs)})" if runs else ""
+        per_run = ""
+        if runs:
+            # Beside each run's drops: a run that dropped events while the machine paused longer
+            # than the 512 slots last tells a host stall from a slow daemon.
+            pairs = [
+                f"{run['host_pauses']}"
+                + (f", longest {run['host_pause_max_ms']:.1f} ms" if run["host_pauses"] else "")
+                + (
+                    f", {sum(run['dropped_by_reason'].values()):,} dropped"
+                    if sum(run["dropped_by_reason"].values())
+                    else ""
+                )
+                for run in runs
+            ]
+            per_run = f" (per run: {' · '.join(pairs)})"
         if o.host_pauses == 0 and not o.host_pause_max_ms:
             lines.append(f"- {o.name}: none{per_run}{kind}")
         else:
