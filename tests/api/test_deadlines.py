@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from openclaw_trace.daemon import Daemon
 from tests.conftest import Client, rows
 
@@ -91,6 +93,30 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_idle_timeout(make_d
     daemon = make_daemon(idle_timeout=0.2)
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
         assert sock.recv(100) == b""  # closed by the server, with nothing said
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(whole_request(b'{"provider":"p","model":"quiet"}'), id="answered-on-the-fast-path"),
+        pytest.param(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", id="answered-the-asgi-way"),
+    ],
+)
+def test_a_connection_quiet_after_an_answer_is_closed_after_the_idle_timeout(
+    make_daemon: Callable[..., Daemon], request_bytes: bytes
+) -> None:
+    # The fast path's answers arm no keep-alive timer: the sweep keeps the limit for them.
+    daemon = make_daemon(idle_timeout=0.3, request_timeout=30)
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as sock:
+        sock.sendall(request_bytes)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+        assert answer.split(b" ", 2)[1] in (b"200", b"202")
+        while chunk := sock.recv(4096):  # the rest of the body, then the server's close
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 ") == 1  # closed quietly: no 408 after the answer
+    assert daemon.writer.flush(10)
 
 
 def test_a_request_within_its_deadline_is_served_however_slowly_it_came(

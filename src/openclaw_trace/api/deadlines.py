@@ -18,6 +18,13 @@ likes. Here:
   daemon gives is made at once, so an answer still unsent after the
   deadline means nobody reads it; an endpoint that streams or long-polls
   would need an exemption here.)
+- a connection quiet since an answer given on the fast path is closed once
+  it has been quiet for ``idle_timeout_s`` (uvicorn's keep-alive limit),
+  give or take one sweep. uvicorn would arm a timer after every response
+  and cancel it at the next request's first byte; for the fast path's
+  answers the sweep keeps the limit instead: creating and cancelling that
+  timer took ~15 % of the minimal handler's requests per second, flat out
+  (docs/benchmarks.md). Answers given the ASGI way keep uvicorn's timer.
 
 Nothing runs per request: ``close_overdue``, called by the daemon's server
 once a second, reads each connection's state off uvicorn's protocol and
@@ -61,16 +68,32 @@ class DeadlineHttpToolsProtocol(FastPathHttpToolsProtocol):
     """``FastPathHttpToolsProtocol`` with the silent-connection limit and the sweep's check.
 
     The silent-connection limit reuses uvicorn's own keep-alive timer, armed
-    at connect as uvicorn arms it after every response; uvicorn cancels it
-    at the first byte that arrives, so "no timer" means "bytes came in since
-    the last response (or the connect)".
+    at connect as uvicorn arms it after every ASGI response; uvicorn cancels
+    it at the first byte that arrives, so "no timer" means "bytes came in
+    since the last ASGI response (or the connect), or the fast path answered
+    since", the second told apart by ``_heard_since_answer``.
     """
 
     waiting: _Waiting | None = None
+    # False from a fast answer until the next bytes arrive: quiet since that answer.
+    _heard_since_answer = True
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def data_received(self, data: bytes) -> None:
+        self._heard_since_answer = True
+        super().data_received(data)
+
+    def _after_fast_answer(self) -> None:
+        # uvicorn's on_response_complete without arming its keep-alive timer: the sweep
+        # keeps that limit (close_if_late). Nothing waits in the pipeline here: the fast
+        # path answers only when no earlier answer is owed.
+        self.server_state.total_requests += 1
+        self._heard_since_answer = False
+        if not self.transport.is_closing():
+            self.flow.resume_reading()
 
     def close_if_late(self, now: float, request_timeout_s: float) -> str | None:
         """One sweep's look: close the connection if it has made no progress for too long.
@@ -79,7 +102,8 @@ class DeadlineHttpToolsProtocol(FastPathHttpToolsProtocol):
         response was owed) or ``STALLED_RESPONSE`` (a whole request whose
         answer the client does not read). None otherwise, including a request
         answered before its body was read (413, 401 …) whose leftover bytes
-        stall: that connection is closed quietly.
+        stall, and a connection quiet for ``timeout_keep_alive`` since a fast
+        answer: those are closed quietly, as uvicorn's timer closes the rest.
         """
         if self.transport.is_closing() or self.timeout_keep_alive_task is not None:
             self.waiting = None  # closing, or quiet since a response: uvicorn's timer has it
@@ -89,10 +113,16 @@ class DeadlineHttpToolsProtocol(FastPathHttpToolsProtocol):
         if seen is None or seen.cycle is not cycle or seen.scope is not scope:
             self.waiting = _Waiting(cycle, scope, now)  # new, or progressed since the last look
             return None
+        answered_here = scope is not None and scope is self.answered_scope
+        if answered_here and not self._heard_since_answer:  # kept alive and quiet since a fast answer
+            if now - seen.since > self.timeout_keep_alive:
+                self.waiting = None
+                self.transport.close()
+            return None
         if now - seen.since <= request_timeout_s:
             return None
         self.waiting = None
-        if scope is not None and scope is self.answered_scope:  # answered on the fast path; blank lines since
+        if answered_here:  # answered on the fast path; blank lines since
             self.transport.close()
             return None
         # uvicorn makes a request's cycle, with its scope, once the headers are in

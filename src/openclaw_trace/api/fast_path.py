@@ -30,7 +30,9 @@ Connection handling stays uvicorn's: keep-alive and its timer, ``connection:
 close``, the request counter, a graceful shutdown that lets a request being
 read finish. The deadline sweep (``api/deadlines.py``, a subclass) sees a
 fast request being read as one whose answer is not owed yet, so a late one
-gets its 408, and knows a request answered here by ``answered_scope``.
+gets its 408, and knows a request answered here by ``answered_scope``; it
+also keeps the keep-alive limit after a fast answer, in place of uvicorn's
+per-response timer (``_after_fast_answer``).
 """
 
 from __future__ import annotations
@@ -127,6 +129,10 @@ class FastPathHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self.transport.write(response.wire(self._keep_alive, self.server_state.default_headers))
         if not self._keep_alive:
             self.transport.close()
+        self._after_fast_answer()
+
+    def _after_fast_answer(self) -> None:
+        """What uvicorn does once a response is out: count it, resume reading, arm the keep-alive timer."""
         self.on_response_complete()
 
     def shutdown(self) -> None:

@@ -50,6 +50,10 @@ class CoalescingTransport:
         self._flush()
         self._transport.close()
 
+    def is_closing(self) -> bool:
+        # Asked once per response: spelled out, since __getattr__ runs only after a failed lookup.
+        return self._transport.is_closing()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
