@@ -82,7 +82,7 @@ class App:
             if isinstance(handler, BodyRoute):
                 head = handler.check(self.ctx, scope["headers"])
                 body = await read_body(receive, self.ctx.config.max_body_bytes, head.content_length)
-                await send_response(send, self.answer(handler, head, body, path=scope["path"]))
+                await send_response(send, self.answer(handler, head, scope["path"], body))
             else:
                 await handler(self.ctx, scope, receive, send)
         except HttpError as exc:
@@ -111,9 +111,10 @@ class App:
             head = route.check(self.ctx, headers)
         except HttpError:
             return None
-        return functools.partial(self.answer, route, head, path=path_text)
+        # Positional only: a partial called with a keyword merges dicts on every request.
+        return functools.partial(self.answer, route, head, path_text)
 
-    def answer(self, route: BodyRoute, head: RequestHead, body: bytes, *, path: str) -> Response:
+    def answer(self, route: BodyRoute, head: RequestHead, path: str, body: bytes) -> Response:
         """The route's answer to a whole body; never raises (``path`` is for the log)."""
         try:
             return route.answer(self.ctx, head, body)
