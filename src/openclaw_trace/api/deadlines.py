@@ -115,7 +115,7 @@ class DeadlineHttpToolsProtocol(FastPathHttpToolsProtocol):
             return None
         answered_here = scope is not None and scope is self.answered_scope
         if answered_here and not self._heard_since_answer:  # kept alive and quiet since a fast answer
-            if now - seen.since > self.timeout_keep_alive:
+            if now - seen.since >= self.timeout_keep_alive:  # first seen quiet up to a sweep after the answer
                 self.waiting = None
                 self.transport.close()
             return None
