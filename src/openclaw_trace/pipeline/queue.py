@@ -62,8 +62,9 @@ class IngestQueue:
 
     Thread-safe. ``offer``/``offer_many`` never block (one short lock) and
     never raise: a full or closed queue counts the event as dropped
-    (``queue_full`` / ``shutdown``) and returns; a full one also lets another
-    thread take the GIL once (``time.sleep(0)``: no wait on anything). After
+    (``queue_full`` / ``shutdown``) and returns; past half full an offer also
+    lets another thread take the GIL once (``time.sleep(0)``: no wait on
+    anything). After
     ``close`` every offer is refused, and ``take_batch`` hands out what is
     left without waiting.
     """
