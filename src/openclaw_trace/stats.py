@@ -52,7 +52,9 @@ class Stats:
     """Counters shared by producers, the writer and ``/health``."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Public so that the ingest queue can share it: one acquire then both
+        # queues an event and counts it (``*_locked`` below), on the hot path.
+        self.lock = threading.Lock()
         self._received: Counter[str] = Counter()
         self._written: Counter[str] = Counter()
         self._dropped: Counter[tuple[str, str]] = Counter()
@@ -65,57 +67,65 @@ class Stats:
         self._counters: Counter[str] = Counter()
 
     def record_received(self, kind: str, count: int = 1) -> None:
-        with self._lock:
+        with self.lock:
             self._received[kind] += count
 
+    def record_received_locked(self, kind: str, count: int) -> None:
+        """``record_received`` for a caller that holds ``lock``."""
+        self._received[kind] += count
+
     def record_dropped(self, kind: str, reason: str, count: int = 1) -> None:
-        with self._lock:
-            self._dropped[(kind, reason)] += count
-            if reason == "queue_full":
-                self._last_queue_full_ms = time.time_ns() // 1_000_000
+        with self.lock:
+            self.record_dropped_locked(kind, reason, count)
+
+    def record_dropped_locked(self, kind: str, reason: str, count: int) -> None:
+        """``record_dropped`` for a caller that holds ``lock``."""
+        self._dropped[(kind, reason)] += count
+        if reason == "queue_full":
+            self._last_queue_full_ms = time.time_ns() // 1_000_000
 
     def record_written(self, kind: str, count: int) -> None:
-        with self._lock:
+        with self.lock:
             self._written[kind] += count
             self._unsynced += count
 
     def rows_written(self) -> int:
         """Events committed so far, all kinds (cheaper than a snapshot)."""
-        with self._lock:
+        with self.lock:
             return sum(self._written.values())
 
     def count(self, name: str, amount: int = 1) -> None:
         """Add to a named counter (e.g. ``otlp.logs.ignored``); shown in /health."""
-        with self._lock:
+        with self.lock:
             self._counters[name] += amount
 
     def add_unsynced(self, delta: int) -> None:
         """Rows marked pushed (negative) or unpushed rows deleted (negative) by the writer."""
-        with self._lock:
+        with self.lock:
             self._unsynced = max(0, self._unsynced + delta)
 
     def set_unsynced(self, count: int) -> None:
-        with self._lock:
+        with self.lock:
             self._unsynced = count
 
     def record_write_ok(self) -> None:
-        with self._lock:
+        with self.lock:
             self._writer_failures = 0
             self._writer_last_error = None
             self._writer_db_error = False
 
     def record_write_failure(self, error: str, db_error: bool) -> None:
-        with self._lock:
+        with self.lock:
             self._writer_failures += 1
             self._writer_last_error = error
             self._writer_db_error = db_error
 
     def set_writer_alive(self, alive: bool) -> None:
-        with self._lock:
+        with self.lock:
             self._writer_alive = alive
 
     def snapshot(self) -> StatsSnapshot:
-        with self._lock:
+        with self.lock:
             dropped: dict[str, dict[str, int]] = {}
             for (kind, reason), count in self._dropped.items():
                 dropped.setdefault(reason, {})[kind] = count

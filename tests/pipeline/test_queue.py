@@ -141,3 +141,37 @@ def test_a_bundle_holds_one_slot_per_inner_event() -> None:
     assert len(queue.take_batch()) == 2  # the second bundle and the empty one
     queue.done(81)
     assert queue.depth() == 0
+
+
+def _take_in_thread(queue: IngestQueue) -> tuple[threading.Thread, list[int]]:
+    taken: list[int] = []
+
+    def consume() -> None:
+        taken.append(len(queue.take_batch()))
+
+    consumer = threading.Thread(target=consume, daemon=True)  # a failing test leaves it waiting
+    consumer.start()
+    return consumer, taken
+
+
+def test_a_full_batch_wakes_a_consumer_inside_its_window() -> None:
+    # With a window of ten minutes only the batch-full wake-up can end the wait.
+    queue = IngestQueue(Stats(), batch_max_events=50, batch_window_s=600)
+    consumer, taken = _take_in_thread(queue)
+    queue.offer_many([envelope(i) for i in range(49)])
+    consumer.join(0.2)
+    assert consumer.is_alive()  # 49 of 50: still waiting
+    queue.offer(envelope(49))
+    consumer.join(10)
+    assert taken == [50]
+
+
+def test_an_idle_consumer_is_woken_by_the_first_event() -> None:
+    # After a quiet window the consumer waits without a timeout: only the first
+    # event's wake-up gets the partial batch out, one window after its offer.
+    queue = IngestQueue(Stats(), batch_window_s=0.05)
+    consumer, taken = _take_in_thread(queue)
+    threading.Event().wait(0.3)  # several windows: idle by now
+    queue.offer(envelope())
+    consumer.join(10)
+    assert taken == [1]

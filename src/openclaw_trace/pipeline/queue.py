@@ -42,7 +42,11 @@ def slot_count(envelope: Envelope) -> int:
 
 
 def slots(envelopes: Sequence[Envelope]) -> int:
-    return sum(map(slot_count, envelopes))
+    """Queue slots ``envelopes`` hold (``slot_count`` of each)."""
+    for envelope in envelopes:
+        if envelope.kind == BUNDLE:
+            return sum(map(slot_count, envelopes))
+    return len(envelopes)
 
 
 def inner_kinds(envelopes: Sequence[Envelope]) -> dict[str, int]:
@@ -82,11 +86,16 @@ class IngestQueue:
         self._yield_depth = capacity // 2
         self._batch_max = batch_max_events
         self._window_s = batch_window_s
-        self._lock = threading.Lock()
-        self._ready = threading.Condition(self._lock)  # items to take, or closed
+        # The counters' lock: an offer queues and counts its events in one acquire.
+        self._lock = stats.lock
+        self._ready = threading.Condition(self._lock)  # a batch is due, or closed
         self._drained = threading.Condition(self._lock)  # outstanding fell to 0
         self._items: deque[Envelope] = deque()
         self._waiting = 0  # slots of the envelopes in _items: the events a batch would take
+        self._first_at = 0.0  # monotonic time the oldest waiting event was offered (about)
+        # The consumer waits without a timeout only after a whole window without
+        # events; only then does the first event of a batch need to wake it.
+        self._idle = False
         self._outstanding = 0  # offered and not yet done: queued + being written
         self._closed = False
         self._flush_waiters = 0  # while > 0 the writer skips the batch window
@@ -119,30 +128,41 @@ class IngestQueue:
         count = len(envelopes)
         if count == 0:
             return 0
+        kind = envelopes[0].kind
         with self._lock:
             if self._closed:
                 accepted, reason = 0, "shutdown"
             else:
                 accepted, reason = min(count, self._capacity - self._outstanding), "queue_full"
                 if accepted > 0:
-                    before = self._waiting
-                    self._items.extend(envelopes if accepted == count else envelopes[:accepted])
-                    self._outstanding += accepted
-                    self._waiting += accepted
-                    # Wake the writer only on the transitions it waits for.
-                    if before == 0 or (before < self._batch_max <= self._waiting):
-                        self._ready.notify()
+                    self._add(envelopes if accepted == count else envelopes[:accepted], accepted)
+            self._stats.record_received_locked(kind, count)
+            if accepted < count:
+                self._stats.record_dropped_locked(kind, reason, count - accepted)
             deep = self._outstanding > self._yield_depth
-        kind = envelopes[0].kind
-        self._stats.record_received(kind, count)
-        if accepted < count:
-            self._stats.record_dropped(kind, reason, count - accepted)
         if deep:
             # Over half full means the writer is behind. A producer that is a busy event
             # loop would otherwise keep the GIL and starve the writer thread of it (see
             # docs/benchmarks.md): give it up once, which waits for nothing.
             time.sleep(0)
         return accepted
+
+    def _add(self, envelopes: Sequence[Envelope], count: int) -> None:
+        """Queue ``envelopes`` (``count`` slots) and wake the consumer if it waits for them (lock held).
+
+        The consumer is woken when a batch fills, and by the first event only
+        when it is idle. Otherwise it is already waiting with a timeout, and
+        finds the first event's time in ``_first_at`` when it wakes: a wake-up
+        costs the busy producer its GIL, so one batch costs one wake-up.
+        """
+        before = self._waiting
+        if before == 0:
+            self._first_at = time.monotonic()
+        self._items.extend(envelopes)
+        self._outstanding += count
+        self._waiting += count
+        if (before == 0 and self._idle) or before < self._batch_max <= self._waiting:
+            self._ready.notify()
 
     def offer_all(self, envelopes: Sequence[Envelope]) -> bool:
         """Queue every one of ``envelopes`` or none of them; never blocks.
@@ -153,18 +173,14 @@ class IngestQueue:
         """
         count = len(envelopes)
         needed = slots(envelopes)
+        kinds = inner_kinds(envelopes)
         with self._lock:
             if self._closed or self._capacity - self._outstanding < needed:
                 return False
             if count:
-                before = self._waiting
-                self._items.extend(envelopes)
-                self._outstanding += needed
-                self._waiting += needed
-                if before == 0 or (before < self._batch_max <= self._waiting):
-                    self._ready.notify()
-        for kind, kind_count in inner_kinds(envelopes).items():
-            self._stats.record_received(kind, kind_count)
+                self._add(envelopes, needed)
+            for kind, kind_count in kinds.items():
+                self._stats.record_received_locked(kind, kind_count)
         return True
 
     def submit(self, task: ControlTask) -> bool:
@@ -208,9 +224,9 @@ class IngestQueue:
         tasks instead of returning, so the writer serves them until its stop.
 
         A batch is due when ``batch_max_events`` are waiting, when the first
-        waiting event is ``batch_window_s`` old to the writer, when a
-        ``flush`` is waiting, or when the queue is closed. The events keep
-        their slots until ``done``.
+        waiting event was offered ``batch_window_s`` ago, when a ``flush`` is
+        waiting, or when the queue is closed. The events keep their slots
+        until ``done``.
         """
         batches = self.take_batches(1)
         return batches[0] if batches else []
@@ -223,13 +239,18 @@ class IngestQueue:
         extra batches are full ones, or the rest once closed or flushed.
         """
         with self._lock:
+            quiet_windows = 0
             while not self._items and not self._control and not (self._closed and self._released):
-                self._ready.wait()
+                # Busy lately: wait a window for events without asking to be woken by
+                # the first one. A whole window without any: idle, woken by the first.
+                self._idle = quiet_windows > 0
+                if not self._ready.wait(None if self._idle else self._window_s):
+                    quiet_windows += 1
+            self._idle = False
             if not self._items or self._control:
                 return []
-            deadline = time.monotonic() + self._window_s
             while not self._due_now():
-                remaining = deadline - time.monotonic()
+                remaining = self._first_at + self._window_s - time.monotonic()
                 if remaining <= 0:
                     break
                 self._ready.wait(remaining)
@@ -244,12 +265,22 @@ class IngestQueue:
 
     def _pop_batch(self) -> list[Envelope]:
         """Up to batch_max events; a bundle is never split, so one may go alone (lock held)."""
-        batch = [self._items.popleft()]
-        taken = slot_count(batch[0])
-        while self._items and taken + slot_count(self._items[0]) <= self._batch_max:
-            batch.append(self._items.popleft())
-            taken += slot_count(batch[-1])
+        items = self._items
+        if self._waiting == len(items):
+            # Each waiting envelope holds one slot (no bundle of several events): no
+            # need to count them one by one, which costs as much as queueing them.
+            taken = min(self._batch_max, len(items))
+            batch = [items.popleft() for _ in range(taken)]
+        else:
+            batch = [items.popleft()]
+            taken = slot_count(batch[0])
+            while items and taken + slot_count(items[0]) <= self._batch_max:
+                batch.append(items.popleft())
+                taken += slot_count(batch[-1])
         self._waiting -= taken
+        if self._items:
+            # Offered before now, but when is not kept: the rest's window starts here.
+            self._first_at = time.monotonic()
         return batch
 
     def done(self, count: int) -> None:
