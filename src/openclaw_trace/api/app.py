@@ -64,6 +64,9 @@ class App:
         self.ctx = ctx
         token = ctx.config.ingest_token
         self._expected_auth = b"Bearer " + token.encode() if token else None
+        # The fast path's answers by (path, media type, encoding): the headers the route's
+        # answer reads. Few keys, since the checks refuse all but a few values of each.
+        self._answers: dict[tuple[str, bytes, bytes], Callable[[bytes], Response]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,8 +114,14 @@ class App:
             head = route.check(self.ctx, headers)
         except HttpError:
             return None
-        # Positional only: a partial called with a keyword merges dicts on every request.
-        return functools.partial(self.answer, route, head, path_text)
+        key = (path_text, head.media_type, head.content_encoding)
+        answer = self._answers.get(key)
+        if answer is None:
+            # Without the length, which varies and which the answer does not read.
+            head = RequestHead(head.media_type, head.content_encoding, None)
+            # Positional only: a partial called with a keyword merges dicts on every request.
+            answer = self._answers[key] = functools.partial(self.answer, route, head, path_text)
+        return answer
 
     def answer(self, route: BodyRoute, head: RequestHead, path: str, body: bytes) -> Response:
         """The route's answer to a whole body; never raises (``path`` is for the log)."""

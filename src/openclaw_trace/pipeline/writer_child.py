@@ -155,7 +155,7 @@ class Inbox:
             if self._calls or not self._batches or self.abandoned:
                 return None
             slot_count, rows = self._batches.popleft()
-        return slot_count, [Envelope._make(row) for row in rows]
+        return slot_count, [Envelope.from_tuple(row) for row in rows]
 
     def abandon(self) -> None:
         """The daemon no longer listens: finish the batch at hand, then exit."""
