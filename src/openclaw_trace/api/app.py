@@ -47,14 +47,16 @@ ROUTES: dict[str, dict[str, tuple[Handler | BodyRoute, bool]]] = {
     "/health": {"GET": (health.get_health, False)},
     "/metrics": {"GET": (health.get_metrics, False)},
 }
-# The body routes by the raw bytes of their request line, for the fast path:
-# (route, needs the token, the path as text for the log).
-_BODY_ROUTES: dict[tuple[bytes, bytes], tuple[BodyRoute, bool, str]] = {
-    (method.encode(), path.encode()): (route, needs_token, path)
+# The body routes by the raw bytes of their path, for the fast path: (method,
+# route, needs the token, the path as text). One body route per path, so one
+# lookup of the path (hashing a tuple of method and path costs twice that).
+_BODY_ROUTES: dict[bytes, tuple[bytes, BodyRoute, bool, str]] = {
+    path.encode(): (method.encode(), route, needs_token, path)
     for path, methods in ROUTES.items()
     for method, (route, needs_token) in methods.items()
     if isinstance(route, BodyRoute)
 }
+assert len(_BODY_ROUTES) == sum(isinstance(r, BodyRoute) for m in ROUTES.values() for r, _ in m.values())
 
 
 class App:
@@ -64,9 +66,12 @@ class App:
         self.ctx = ctx
         token = ctx.config.ingest_token
         self._expected_auth = b"Bearer " + token.encode() if token else None
-        # The fast path's answers by (path, media type, encoding): the headers the route's
-        # answer reads. Few keys, since the checks refuse all but a few values of each.
-        self._answers: dict[tuple[str, bytes, bytes], Callable[[bytes], Response]] = {}
+        # The fast path's answers to bodies sent without a Content-Encoding, by path and
+        # media type: all the answer reads of the headers. Few keys: the route's check
+        # refuses all but a few media types.
+        self._answers: dict[str, dict[bytes, Callable[[bytes], Response]]] = {
+            path: {} for *_, path in _BODY_ROUTES.values()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,23 +109,25 @@ class App:
         check refuses a declared length over the body limit; the protocol
         sends chunked bodies the ASGI way.
         """
-        found = _BODY_ROUTES.get((method, path))
-        if found is None:
+        found = _BODY_ROUTES.get(path)
+        if found is None or found[0] != method:
             return None
-        route, needs_token, path_text = found
+        _, route, needs_token, path_text = found
         try:
             if needs_token and self._expected_auth is not None:
                 self._check_token(headers)
             head = route.check(self.ctx, headers)
         except HttpError:
             return None
-        key = (path_text, head.media_type, head.content_encoding)
-        answer = self._answers.get(key)
+        if head.content_encoding:
+            return functools.partial(self.answer, route, head, path_text)
+        answers = self._answers[path_text]
+        answer = answers.get(head.media_type)
         if answer is None:
             # Without the length, which varies and which the answer does not read.
-            head = RequestHead(head.media_type, head.content_encoding, None)
+            head = RequestHead(head.media_type, b"", None)
             # Positional only: a partial called with a keyword merges dicts on every request.
-            answer = self._answers[key] = functools.partial(self.answer, route, head, path_text)
+            answer = answers[head.media_type] = functools.partial(self.answer, route, head, path_text)
         return answer
 
     def answer(self, route: BodyRoute, head: RequestHead, path: str, body: bytes) -> Response:

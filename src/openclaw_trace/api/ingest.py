@@ -36,19 +36,23 @@ ACCEPTED_ONE = Response(202, b'{"received":1,"queued":1,"dropped":0}')  # the an
 
 def ingest_route(decode: Decoder, otlp_signal: otlp.Signal | None) -> BodyRoute:
     """The POST route of one native endpoint; ``otlp_signal`` when OTLP shares its path."""
+    protobuf_types = frozenset(otlp.PROTOBUF_TYPES if otlp_signal else ())
+    media_types = protobuf_types.union(JSON_TYPES)
+    accepted = "application/json or application/x-protobuf" if otlp_signal else "application/json"
 
     def check(ctx: AppContext, headers: Headers) -> RequestHead:
         head = request_head(headers)
-        if head.media_type not in JSON_TYPES and not (otlp_signal and head.media_type in otlp.PROTOBUF_TYPES):
-            accepted = "application/json or application/x-protobuf" if otlp_signal else "application/json"
+        if head.media_type not in media_types:
             raise HttpError(415, f"unsupported Content-Type {head.media_type.decode('latin-1')!r}: send {accepted}")
-        check_declared_length(head.content_length, ctx.config.max_body_bytes)
+        length = head.content_length
+        if length is not None and length > ctx.config.max_body_bytes:  # the common case without a call
+            check_declared_length(length, ctx.config.max_body_bytes)
         return head
 
     def answer(ctx: AppContext, head: RequestHead, body: bytes) -> Response:
         if head.content_encoding:
             body = decompress(body, head.content_encoding, ctx.config.max_body_bytes)
-        if otlp_signal and head.media_type in otlp.PROTOBUF_TYPES:
+        if otlp_signal and head.media_type in protobuf_types:
             return otlp.export(ctx, otlp_signal, "protobuf", body)
         received_at_ms = time.time_ns() // 1_000_000
         try:
