@@ -25,8 +25,12 @@ NonNegative = Annotated[float, msgspec.Meta(ge=0.0, le=1e15)]
 TimestampMs = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
 
-class TraceIn(msgspec.Struct, kw_only=True):
-    """One LLM call, as posted to ``/v1/traces``. Unknown fields are ignored."""
+class TraceIn(msgspec.Struct, kw_only=True, gc=False):
+    """One LLM call, as posted to ``/v1/traces``. Unknown fields are ignored.
+
+    Not tracked by the GC (one fewer object per request for it to count and
+    scan): what it holds was decoded from JSON, which cannot form a cycle.
+    """
 
     provider: RequiredName
     model: RequiredName
@@ -48,8 +52,8 @@ class TraceIn(msgspec.Struct, kw_only=True):
     metadata: dict[str, Any] | None = None
 
 
-class ErrorIn(msgspec.Struct, kw_only=True):
-    """One error, as posted to ``/v1/errors``. Unknown fields are ignored."""
+class ErrorIn(msgspec.Struct, kw_only=True, gc=False):
+    """One error, as posted to ``/v1/errors``. Unknown fields are ignored (GC: as ``TraceIn``)."""
 
     error_type: Literal["llm_error", "crash", "system_error"]
     message: Annotated[str, msgspec.Meta(min_length=1)]
