@@ -238,6 +238,17 @@ def verify_accounting(outcome: Outcome, final: dict[str, Any] | None, rows_added
     outcome.accounting_notes = [("" if ok else "NOT ") + text for text, ok in checks.items()]
 
 
+def record_pairs(outcome: Outcome, runs: list[Outcome], partners: list[Outcome]) -> None:
+    """Keep each run's ratio to the partner run made right before it (``Scenario.paired_with``)."""
+    ratios = [
+        run.accepted_req_s / partner.accepted_req_s
+        for run, partner in zip(runs, partners, strict=True)
+        if run.accepted_req_s and partner.accepted_req_s
+    ]
+    outcome.raw["paired_reference_req_s"] = [partner.accepted_req_s for partner in partners]
+    outcome.raw["paired_ratios"] = ratios
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -267,11 +278,17 @@ def main(argv: list[str] | None = None) -> int:
         duration_s = QUICK_DURATION_S if args.quick else scenario.duration_s
         print(f"bench: {scenario.name}: {scenario.description} ({duration_s:.0f} s)", flush=True)
         runs = []
+        partners = []
         for attempt in range(args.repeat):
+            if scenario.paired_with is not None:
+                partners.append(run_scenario(BY_NAME[scenario.paired_with], source_db, rows, duration_s))
+                print(f"bench:   paired: {report.markdown_table(partners[-1:]).splitlines()[-1]}", flush=True)
             runs.append(run_scenario(scenario, source_db, rows, duration_s))
             if args.repeat > 1:
                 print(f"bench:   run {attempt + 1}: {report.markdown_table(runs[-1:]).splitlines()[-1]}", flush=True)
         outcome = combine(runs)
+        if partners:
+            record_pairs(outcome, runs, partners)
         if scenario.check is not None:
             passed, notes = scenario.check(outcome, outcomes)
             outcome.verdict = "n/a" if passed is None else ("PASS" if passed else "FAIL")

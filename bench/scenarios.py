@@ -114,6 +114,10 @@ class Scenario:
     # most of core 1), the single-threaded reference core 0 to itself.
     server_cpus: str = "0,1"
     env: tuple[tuple[str, str], ...] = ()  # extra OCT_* settings for the daemon
+    # A scenario run right before each run of this one, whose ratio is then taken
+    # pair by pair: on a VM whose speed drifts within minutes, a ratio of runs
+    # made minutes apart measures the drift as much as the code.
+    paired_with: str | None = None
     target: str = ""
     check: Check | None = None
 
@@ -160,13 +164,30 @@ def _check_batch(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | Non
 
 
 def _ratio_notes(outcome: Outcome, earlier: Mapping[str, Outcome]) -> tuple[float | None, list[str]]:
-    """``outcome``'s 202s per second as a share of the reference's, and notes saying so."""
+    """``outcome``'s 202s per second as a share of the reference's, and notes saying so.
+
+    With paired reference runs (``Scenario.paired_with``) the ratio is the
+    median of the pairs' ratios; the reference scenario's own run is then
+    for comparison only.
+    """
+    paired: list[float] = outcome.raw.get("paired_ratios", [])
     reference = earlier.get("reference")
-    if reference is None or not reference.accepted_req_s or outcome.accepted_req_s is None:
+    notes: list[str] = []
+    ratio: float | None = None
+    if paired:
+        ratio = statistics.median(paired)
+        partners = ", ".join(f"{rate:,.0f}" for rate in outcome.raw["paired_reference_req_s"])
+        pairs = " · ".join(f"{r:.2f}" for r in paired)
+        notes.append(f"{ratio:.2f}× reference run just before it ({partners} req/s; pairs {pairs})")
+    if reference is not None and reference.accepted_req_s and outcome.accepted_req_s is not None:
+        unpaired = outcome.accepted_req_s / reference.accepted_req_s
+        outcome.raw["ratio_to_reference_scenario"] = unpaired
+        notes.append(f"{unpaired:.2f}× reference ({reference.accepted_req_s:,.0f} req/s)")
+        if ratio is None:
+            ratio = unpaired
+    if ratio is None:
         return None, ["no reference run to compare with (add --scenario reference)"]
-    ratio = outcome.accepted_req_s / reference.accepted_req_s
     outcome.raw["ratio_to_reference"] = ratio
-    notes = [f"{ratio:.2f}× reference ({reference.accepted_req_s:,.0f} req/s)"]
     # For comparison only; the target is against ``reference``, the minimal handler on
     # our whole stack. reference-asgi is that handler as the ASGI app the issue describes,
     # on our protocol; reference-stock is it on uvicorn's own protocol, as PERFORMANCE.md measured.
@@ -297,6 +318,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         duration_s=15,
         target="202 path ≥ 0.7× reference",
         check=_check_202_path,
+        paired_with="reference",
     ),
     Scenario(
         "flat-out",
@@ -319,7 +341,7 @@ _BASE = {scenario.name: scenario for scenario in SCENARIOS}
 
 def _variant(base: str, suffix: str, description: str, **changes: Any) -> Scenario:
     """``base`` with ``changes``, reported for information only (no target of its own, a report-only check at most)."""
-    fields: dict[str, Any] = {"target": "(informational)", "check": None, **changes}
+    fields: dict[str, Any] = {"target": "(informational)", "check": None, "paired_with": None, **changes}
     return dataclasses.replace(_BASE[base], name=f"{base}-{suffix}", description=description, **fields)
 
 
