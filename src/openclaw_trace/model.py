@@ -77,7 +77,7 @@ class Envelope(msgspec.Struct, frozen=True, gc=False):
 
     A msgspec Struct because one is built per event on the hot path: its
     constructor is C, where a NamedTuple's is Python (a third of the cost).
-    Not tracked by the GC: it holds only scalars and tuples of envelopes.
+    Not tracked by the GC: what it holds was built for it and cannot refer back to it.
     """
 
     kind: str
