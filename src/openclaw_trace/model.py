@@ -132,22 +132,22 @@ def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
     return _encoder.encode(metadata).decode("utf-8")
 
 
-def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
-    """The decoded body: one event Struct or a list of them; raises ``BadEvent``."""
-    try:
-        decoded = decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise BadEvent(str(exc)) from None
-    except msgspec.DecodeError as exc:
-        # Told apart only here: an empty body fails to decode, and a 1 KB strip() per request is not free.
-        if not body.strip():
-            raise BadEvent("empty body: expected a JSON object or an array of objects") from None
-        raise BadEvent(f"invalid JSON: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise BadEvent(f"invalid JSON: not UTF-8 at byte {exc.start}") from None
-    except RecursionError:
-        raise BadEvent("invalid JSON: nested too deeply") from None
-    return decoded
+def _bad_event(exc: Exception, body: bytes) -> BadEvent:
+    """What a body that failed to decode gets as its 400 message."""
+    if isinstance(exc, msgspec.ValidationError):
+        return BadEvent(str(exc))
+    if isinstance(exc, UnicodeDecodeError):
+        return BadEvent(f"invalid JSON: not UTF-8 at byte {exc.start}")
+    if isinstance(exc, RecursionError):
+        return BadEvent("invalid JSON: nested too deeply")
+    # Told apart only here: an empty body fails to decode, and a 1 KB strip() per request is not free.
+    if not body.strip():
+        return BadEvent("empty body: expected a JSON object or an array of objects")
+    return BadEvent(f"invalid JSON: {exc}")
+
+
+# What decoding a body can raise (ValidationError is a DecodeError); each becomes a BadEvent.
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 def trace_envelope(event: TraceIn, received_at_ms: int, limits: EventLimits) -> Envelope:
@@ -222,7 +222,10 @@ def error_envelope(event: ErrorIn, received_at_ms: int, limits: EventLimits) -> 
 
 def decode_traces(body: bytes, received_at_ms: int, limits: EventLimits) -> list[Envelope]:
     """Validate a ``/v1/traces`` body (object or array); raises ``BadEvent``."""
-    decoded: TraceIn | list[TraceIn] = _decode(_trace_decoder, body)
+    try:  # here, not in a shared helper: one Python call fewer per request
+        decoded: TraceIn | list[TraceIn] = _trace_decoder.decode(body)
+    except _DECODE_ERRORS as exc:
+        raise _bad_event(exc, body) from None
     if isinstance(decoded, TraceIn):  # one object: the common case, no comprehension
         return [trace_envelope(decoded, received_at_ms, limits)]
     return [trace_envelope(event, received_at_ms, limits) for event in decoded]
@@ -230,7 +233,10 @@ def decode_traces(body: bytes, received_at_ms: int, limits: EventLimits) -> list
 
 def decode_errors(body: bytes, received_at_ms: int, limits: EventLimits) -> list[Envelope]:
     """Validate a ``/v1/errors`` body (object or array); raises ``BadEvent``."""
-    decoded: ErrorIn | list[ErrorIn] = _decode(_error_decoder, body)
+    try:
+        decoded: ErrorIn | list[ErrorIn] = _error_decoder.decode(body)
+    except _DECODE_ERRORS as exc:
+        raise _bad_event(exc, body) from None
     if isinstance(decoded, ErrorIn):
         return [error_envelope(decoded, received_at_ms, limits)]
     return [error_envelope(event, received_at_ms, limits) for event in decoded]

@@ -66,11 +66,11 @@ class App:
         self.ctx = ctx
         token = ctx.config.ingest_token
         self._expected_auth = b"Bearer " + token.encode() if token else None
-        # The fast path's answers to bodies sent without a Content-Encoding, by path and
-        # media type: all the answer reads of the headers. Few keys: the route's check
-        # refuses all but a few media types.
-        self._answers: dict[str, dict[bytes, Callable[[bytes], Response]]] = {
-            path: {} for *_, path in _BODY_ROUTES.values()
+        # Each body route with its fast-path answers to bodies sent without a
+        # Content-Encoding, by media type (all the answer reads of the headers). Few
+        # keys: the route's check refuses all but a few media types.
+        self._fast: dict[bytes, tuple[bytes, BodyRoute, bool, str, dict[bytes, Callable[[bytes], Response]]]] = {
+            raw_path: (*found, {}) for raw_path, found in _BODY_ROUTES.items()
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -109,10 +109,10 @@ class App:
         check refuses a declared length over the body limit; the protocol
         sends chunked bodies the ASGI way.
         """
-        found = _BODY_ROUTES.get(path)
+        found = self._fast.get(path)
         if found is None or found[0] != method:
             return None
-        _, route, needs_token, path_text = found
+        _, route, needs_token, path_text, answers = found
         try:
             if needs_token and self._expected_auth is not None:
                 self._check_token(headers)
@@ -121,7 +121,6 @@ class App:
             return None
         if head.content_encoding:
             return functools.partial(self.answer, route, head, path_text)
-        answers = self._answers[path_text]
         answer = answers.get(head.media_type)
         if answer is None:
             # Without the length, which varies and which the answer does not read.
