@@ -247,6 +247,13 @@ def record_pairs(outcome: Outcome, runs: list[Outcome], partners: list[Outcome])
     ]
     outcome.raw["paired_reference_req_s"] = [partner.accepted_req_s for partner in partners]
     outcome.raw["paired_ratios"] = ratios
+    # The same per second of the server's own CPU: when the VM gives a server less
+    # than its core (CPU % well under 100), this is what the code does with what it got.
+    outcome.raw["paired_cpu_ratios"] = [
+        (run.accepted_req_s / run.cpu_percent) / (partner.accepted_req_s / partner.cpu_percent)
+        for run, partner in zip(runs, partners, strict=True)
+        if run.accepted_req_s and partner.accepted_req_s and run.cpu_percent and partner.cpu_percent
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -179,6 +179,10 @@ def _ratio_notes(outcome: Outcome, earlier: Mapping[str, Outcome]) -> tuple[floa
         partners = ", ".join(f"{rate:,.0f}" for rate in outcome.raw["paired_reference_req_s"])
         pairs = " · ".join(f"{r:.2f}" for r in paired)
         notes.append(f"{ratio:.2f}× reference run just before it ({partners} req/s; pairs {pairs})")
+        per_cpu: list[float] = outcome.raw.get("paired_cpu_ratios", [])
+        if per_cpu:
+            per_cpu_pairs = " · ".join(f"{r:.2f}" for r in per_cpu)
+            notes.append(f"{statistics.median(per_cpu):.2f}× per second of own CPU (pairs {per_cpu_pairs})")
     if reference is not None and reference.accepted_req_s and outcome.accepted_req_s is not None:
         unpaired = outcome.accepted_req_s / reference.accepted_req_s
         outcome.raw["ratio_to_reference_scenario"] = unpaired
