@@ -3,7 +3,8 @@
 The accounting promise of the daemon rests on these numbers:
 ``received = written + dropped + still queued`` at every moment a snapshot is
 taken with the queue quiet. Every method takes one short lock and never
-blocks on anything else, so producers on the hot path may call them.
+blocks on anything else, so producers on the hot path may call them; the
+``*_locked`` ones are for the ingest queue, which holds that lock already.
 """
 
 from __future__ import annotations

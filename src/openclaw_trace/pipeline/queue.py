@@ -68,9 +68,10 @@ class IngestQueue:
     never raise: a full or closed queue counts the event as dropped
     (``queue_full`` / ``shutdown``) and returns; past half full an offer also
     lets another thread take the GIL once (``time.sleep(0)``: no wait on
-    anything). After
-    ``close`` every offer is refused, and ``take_batch`` hands out what is
-    left without waiting.
+    anything). After ``close`` every offer is refused, and ``take_batch``
+    hands out what is left without waiting. The queue's lock is the
+    counters' (``Stats.lock``), and the consumer is woken once per batch
+    (``_add``).
     """
 
     def __init__(
