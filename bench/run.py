@@ -286,12 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {scenario.name}: {scenario.description} ({duration_s:.0f} s)", flush=True)
         runs = []
         partners = []
-        for attempt in range(args.repeat):
+        attempts = args.repeat if args.quick else max(args.repeat, scenario.min_runs)
+        for attempt in range(attempts):
             if scenario.paired_with is not None:
                 partners.append(run_scenario(BY_NAME[scenario.paired_with], source_db, rows, duration_s))
                 print(f"bench:   paired: {report.markdown_table(partners[-1:]).splitlines()[-1]}", flush=True)
             runs.append(run_scenario(scenario, source_db, rows, duration_s))
-            if args.repeat > 1:
+            if attempts > 1:
                 print(f"bench:   run {attempt + 1}: {report.markdown_table(runs[-1:]).splitlines()[-1]}", flush=True)
         outcome = combine(runs)
         if partners:

@@ -118,6 +118,7 @@ class Scenario:
     # pair by pair: on a VM whose speed drifts within minutes, a ratio of runs
     # made minutes apart measures the drift as much as the code.
     paired_with: str | None = None
+    min_runs: int = 1  # runs even without --repeat (not with --quick): one pair can be far off
     target: str = ""
     check: Check | None = None
 
@@ -323,6 +324,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         target="202 path ≥ 0.7× reference",
         check=_check_202_path,
         paired_with="reference",
+        min_runs=3,
     ),
     Scenario(
         "flat-out",
@@ -345,7 +347,13 @@ _BASE = {scenario.name: scenario for scenario in SCENARIOS}
 
 def _variant(base: str, suffix: str, description: str, **changes: Any) -> Scenario:
     """``base`` with ``changes``, reported for information only (no target of its own, a report-only check at most)."""
-    fields: dict[str, Any] = {"target": "(informational)", "check": None, "paired_with": None, **changes}
+    fields: dict[str, Any] = {
+        "target": "(informational)",
+        "check": None,
+        "paired_with": None,
+        "min_runs": 1,
+        **changes,
+    }
     return dataclasses.replace(_BASE[base], name=f"{base}-{suffix}", description=description, **fields)
 
 
