@@ -29,7 +29,8 @@ class TraceIn(msgspec.Struct, kw_only=True, gc=False):
     """One LLM call, as posted to ``/v1/traces``. Unknown fields are ignored.
 
     Not tracked by the GC (one fewer object per request for it to count and
-    scan): what it holds was decoded from JSON, which cannot form a cycle.
+    scan): what it holds was decoded from JSON or converted from OTLP
+    attributes (``msgspec.convert``), fresh objects that cannot form a cycle.
     """
 
     provider: RequiredName

@@ -14,6 +14,7 @@ import socket
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from openclaw_trace.daemon import Daemon
 from tests.conftest import rows
@@ -101,3 +102,29 @@ def test_a_token_and_a_content_type_are_checked_before_the_fast_path(make_daemon
         b"Connection: close\r\nContent-Length: 99999999\r\n\r\n"
     )
     assert exchange(daemon.port, too_long)[0] == 413
+
+
+def status_of(port: int, request: bytes) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_fast_answers_are_kept_apart_by_media_type(daemon: Daemon) -> None:
+    # The app caches one fast-path answer per path and media type: a protobuf export
+    # after a JSON event on the same path must not get the JSON answer, nor the reverse.
+    trace = b'{"provider":"p","model":"m"}'
+    request = ExportTraceServiceRequest()
+    request.resource_spans.add().scope_spans.add().spans.add(name="openclaw.session.stuck")
+    export = request.SerializeToString()
+    sent = [(JSON, trace), ("application/x-protobuf", export), ("text/json", trace), (JSON, trace)]
+    statuses = [
+        status_of(daemon.port, request_bytes("/v1/traces", body, {"Content-Type": media_type}, chunked=False))
+        for media_type, body in sent
+    ]
+    assert statuses == [202, 200, 202, 202]
+    assert daemon.writer.flush(5)
+    assert len(rows(daemon.config.db_path, "SELECT id FROM llm_traces")) == 3

@@ -56,6 +56,7 @@ _BODY_ROUTES: dict[bytes, tuple[bytes, BodyRoute, bool, str]] = {
     for method, (route, needs_token) in methods.items()
     if isinstance(route, BodyRoute)
 }
+# No two body routes may share a path (the dict above would keep only one):
 assert len(_BODY_ROUTES) == sum(isinstance(r, BodyRoute) for m in ROUTES.values() for r, _ in m.values())
 
 

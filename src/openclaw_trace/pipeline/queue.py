@@ -285,7 +285,7 @@ class IngestQueue:
                 batch.append(items.popleft())
                 taken += slot_count(batch[-1])
         self._waiting -= taken
-        if self._items:
+        if items:
             # Offered before now, but when is not kept: the rest's window starts here.
             self._first_at = time.monotonic()
         return batch

@@ -230,7 +230,8 @@ class WriterProcess:
             for count, kinds in settle:
                 self._drop(count, kinds)
             return
-        # Plain tuples: they pickle faster than the envelopes themselves.
+        # Plain tuples, rebuilt by the child (``Envelope.from_tuple``): no class
+        # reference to pickle per event.
         entries = [
             (count, [envelope.as_tuple() for envelope in batch])
             for (count, _), batch in zip(settle, batches, strict=True)
