@@ -35,3 +35,15 @@ def test_nothing_is_found_once_nothing_holds_the_file_open(tmp_path: Path) -> No
     with open(other, "rb"):  # a file open under another name is not the database
         assert descriptors_open_on(db_path) == set()
     assert descriptors_open_on(str(tmp_path / "missing.db")) == set()
+
+
+def test_none_binds_as_null_beside_every_other_type(tmp_path: Path) -> None:
+    # The module registers an adapter for None (a shortcut past sqlite3's adaptation
+    # protocol); a value bound next to it must come back as it went in.
+    conn = open_write_connection(str(tmp_path / "t.db"))
+    try:
+        values = (None, 7, 2.5, "text", None, bytearray(b"\x00\x01"))
+        row = conn.execute("SELECT ?, ?, ?, ?, ?, ?, typeof(?)", (*values, None)).fetchone()
+    finally:
+        conn.close()
+    assert row == (None, 7, 2.5, "text", None, b"\x00\x01", "null")
