@@ -373,6 +373,16 @@ SCENARIOS += (
         for name in ("steady-1k", "steady-20k", "batch-50", "batch-50-max")
     ),
     _variant("flat-out", "process", "flat-out with OCT_WRITER=process", env=_PROCESS, check=_check_flat_out),
+    # The same paced loads on servers that store nothing: what this machine's
+    # stack and scheduling give at these rates before storage adds anything.
+    *(
+        _variant(name, suffix, f"{name}'s load on {what}", server=server)
+        for name in ("steady-1k", "steady-20k")
+        for suffix, server, what in (
+            ("reference", "reference", "the minimal reference handler"),
+            ("202-path", "ingest-only", "the daemon's 202 path alone"),
+        )
+    ),
     # What scrubbing costs the writer: its ceiling with every text value searched for secrets.
     _variant(
         "batch-50-max",
