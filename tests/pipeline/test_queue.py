@@ -35,6 +35,16 @@ def test_slots_are_held_until_done() -> None:
     assert queue.offer(envelope(9))
 
 
+def test_backlog_counts_what_waits_for_a_batch_not_what_is_being_written() -> None:
+    queue = IngestQueue(Stats(), batch_max_events=50, batch_window_s=60)
+    queue.offer_many([envelope(i) for i in range(70)])
+    assert queue.backlog() == 70
+    batch = queue.take_batch()
+    assert (len(batch), queue.backlog(), queue.depth()) == (50, 20, 70)
+    queue.done(len(batch))
+    assert (queue.backlog(), queue.depth()) == (20, 20)
+
+
 def test_take_batch_returns_full_batches_in_order() -> None:
     queue = IngestQueue(Stats(), batch_max_events=50, batch_window_s=60)
     queue.offer_many([envelope(i) for i in range(120)])

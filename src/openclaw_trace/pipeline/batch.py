@@ -105,6 +105,7 @@ class BatchWrites:
         stopping: threading.Event,
         between_retries: Callable[[], None] = lambda: None,
         scrub_secrets: bool = False,
+        before_insert: Callable[[], None] = lambda: None,
     ) -> None:
         self._conn = conn
         self._scrub_secrets = scrub_secrets  # OCT_SCRUB_SECRETS
@@ -113,6 +114,9 @@ class BatchWrites:
         # Runs while a batch waits to be retried: control tasks (upkeep freeing
         # space, the pusher marking rows) must not starve behind a busy database.
         self._between_retries = between_retries
+        # Runs once the rows are built, before they are bound and written: the writer
+        # thread gives the GIL up there (see BatchWriter).
+        self._before_insert = before_insert
         self._gave_up = False  # a batch was given up at shutdown
 
     def write(self, batch: list[Envelope]) -> None:
@@ -142,6 +146,7 @@ class BatchWrites:
         rows = rows_by_kind(envelopes)
         if self._scrub_secrets and (redacted := scrub_rows(rows)):
             self._stats.count(REDACTED_COUNTER, redacted)
+        self._before_insert()
         return rows
 
     def _write_bundle(self, bundle: Envelope) -> None:

@@ -118,6 +118,10 @@ class IngestQueue:
         with self._lock:
             return self._outstanding
 
+    def backlog(self) -> int:
+        """Events waiting for a batch, read without the lock: a hint, exact only between writes."""
+        return self._waiting
+
     def offer(self, envelope: Envelope) -> bool:
         return self.offer_many((envelope,)) == 1
 
