@@ -10,7 +10,7 @@ and again into a fresh database: instructions for a short and a long run,
 difference divided by the difference in batches. Like ``bench.instructions``
 it counts work, not time, so a drifting VM cannot move it.
 
-    .venv/bin/python -m bench.writer_instructions        # ~1 minute; needs valgrind
+    .venv/bin/python -m bench.writer_instructions        # ~25 s; needs valgrind
 
 Prints a Markdown table.
 """
@@ -18,6 +18,7 @@ Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -49,20 +50,24 @@ def write_batches(db_path: str, batches: int) -> None:
     conn.close()
 
 
-def count(batches: int, work_dir: Path) -> tuple[int, int]:
+def count(tools: dict[str, str], batches: int, work_dir: Path) -> tuple[int, int]:
     """(all instructions, instructions inside ``sqlite3_step``) of a child writing ``batches``."""
     out = work_dir / f"callgrind-{batches}.out"
     db_path = work_dir / f"writer-{batches}.db"
     child = [sys.executable, "-m", "bench.writer_instructions", "--child", str(batches), "--db", str(db_path)]
-    subprocess.run(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *child],
-        check=True,
-        env={"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parent.parent)},
+    # A fixed hash seed and a small fixed environment: the same count every run.
+    env = {"PYTHONHASHSEED": "0", "PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(Path(__file__).parent.parent)}
+    run = subprocess.run(
+        [tools["valgrind"], "--tool=callgrind", f"--callgrind-out-file={out}", *child],
+        env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    if run.returncode != 0:
+        raise RuntimeError(f"the writer under valgrind failed ({run.returncode}):\n{run.stderr[-2000:]}")
     report = subprocess.run(
-        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(out)],
+        [tools["callgrind_annotate"], "--inclusive=yes", "--threshold=100", str(out)],
         check=True,
         capture_output=True,
         text=True,
@@ -83,15 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.child is not None:
         write_batches(args.db, args.child)
         return 0
-    if shutil.which("valgrind") is None:
+    tools = {name: shutil.which(name) for name in ("valgrind", "callgrind_annotate")}
+    found = {name: path for name, path in tools.items() if path is not None}
+    if len(found) < len(tools):
         print("bench.writer_instructions: valgrind is missing (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="oct-writer-instructions-") as tmp:
         # Once outside valgrind first: a module compiled during the short run only
         # (its .pyc stale or missing) would come off the difference.
         write_batches(str(Path(tmp) / "warm-up.db"), 1)
-        short_total, short_step = count(args.short, Path(tmp))
-        long_total, long_step = count(args.long, Path(tmp))
+        short_total, short_step = count(found, args.short, Path(tmp))
+        long_total, long_step = count(found, args.long, Path(tmp))
     batches = args.long - args.short
     total = (long_total - short_total) / batches
     step = (long_step - short_step) / batches

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
+import os
 import socket
 import struct
 import threading
 import time
 
+import pytest
 import uvloop
 
 from openclaw_trace.api.transport import CoalescingTransport
@@ -111,9 +114,19 @@ def test_bytes_the_socket_cannot_take_go_through_the_transport_in_order() -> Non
     assert received == sent
 
 
-def test_what_a_socket_takes_in_part_is_followed_by_the_rest() -> None:
+def test_what_a_socket_takes_in_part_is_followed_by_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
     # Writes of up to three chunks at a time into a socket whose reader starts late:
     # some os.write calls take a part, and the rest must follow it, not be lost.
+    partial = []
+    real_write = os.write
+
+    def counting_write(fd: int, data: bytes) -> int:
+        sent = real_write(fd, data)
+        if 0 < sent < len(data):
+            partial.append(sent)
+        return sent
+
+    monkeypatch.setattr(os, "write", counting_write)
     loop = uvloop.new_event_loop()
     listener = socket.create_server(("127.0.0.1", 0))
     reader = socket.create_connection(listener.getsockname(), timeout=30)
@@ -127,8 +140,8 @@ def test_what_a_socket_takes_in_part_is_followed_by_the_rest() -> None:
         time.sleep(0.3)
         # Room again before reading: a 4 KB window would make the 2 MB crawl.
         reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        while len(received) < 1_000 * len(chunks):
-            received.extend(reader.recv(65536))
+        while len(received) < 1_000 * len(chunks) and (chunk := reader.recv(65536)):
+            received.extend(chunk)
 
     async def write_all() -> None:
         transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, served)
@@ -141,7 +154,7 @@ def test_what_a_socket_takes_in_part_is_followed_by_the_rest() -> None:
         while not transport.is_closing() or transport.get_write_buffer_size():
             await asyncio.sleep(0.01)
 
-    thread = threading.Thread(target=read_all)
+    thread = threading.Thread(target=read_all, daemon=True)
     thread.start()
     try:
         loop.run_until_complete(asyncio.wait_for(write_all(), 30))
@@ -150,10 +163,13 @@ def test_what_a_socket_takes_in_part_is_followed_by_the_rest() -> None:
         loop.close()
         reader.close()
         listener.close()
+    assert partial, "no write was taken in part: the test did not test it"
     assert bytes(received) == b"".join(chunks)
 
 
-def test_a_client_that_resets_before_its_answer_leaves_the_daemon_working(daemon: Daemon) -> None:
+def test_a_client_that_resets_before_its_answer_leaves_the_daemon_working(
+    daemon: Daemon, caplog: pytest.LogCaptureFixture
+) -> None:
     body = b'{"provider":"p","model":"m"}'
     request = (
         b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -164,10 +180,14 @@ def test_a_client_that_resets_before_its_answer_leaves_the_daemon_working(daemon
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.sendall(request * 5)
         sock.close()  # linger 0: a reset, whatever the daemon is writing
-    with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as sock:
+    with caplog.at_level("WARNING"), socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as sock:
         sock.sendall(request)
         answer = read_responses(sock, 1)
-    assert answer[0].startswith(b"HTTP/1.1 202")
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):  # an answer meant for another connection would show here
+            sock.recv(65536)
+    assert len(answer) == 1 and answer[0].startswith(b"HTTP/1.1 202")
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
     assert daemon.writer.flush(10)
     stored = len(rows(daemon.config.db_path, "SELECT id FROM llm_traces"))
     assert 1 <= stored <= 101

@@ -6,6 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from openclaw_trace.storage import connection
 from openclaw_trace.storage.connection import descriptors_open_on, open_write_connection
 
 
@@ -39,11 +40,19 @@ def test_nothing_is_found_once_nothing_holds_the_file_open(tmp_path: Path) -> No
 
 def test_none_binds_as_null_beside_every_other_type(tmp_path: Path) -> None:
     # The module registers an adapter for None (a shortcut past sqlite3's adaptation
-    # protocol); a value bound next to it must come back as it went in.
+    # protocol); every way of binding must still store None as NULL, and the values
+    # beside it as they went in.
+    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)] == connection._NOTHING.get
     conn = open_write_connection(str(tmp_path / "t.db"))
     try:
-        values = (None, 7, 2.5, "text", None, bytearray(b"\x00\x01"))
-        row = conn.execute("SELECT ?, ?, ?, ?, ?, ?, typeof(?)", (*values, None)).fetchone()
+        values = (None, 7, 2.5, "text", None, bytearray(b"\x00\x01"), b"\x02")
+        row = conn.execute("SELECT ?, ?, ?, ?, ?, ?, ?, typeof(?)", (*values, None)).fetchone()
+        named = conn.execute("SELECT :a, typeof(:a), :b", {"a": None, "b": 3}).fetchone()
+        conn.execute("CREATE TABLE t (a, b)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(None, 1), (2, None)])
+        stored = conn.execute("SELECT typeof(a), typeof(b) FROM t ORDER BY rowid").fetchall()
     finally:
         conn.close()
-    assert row == (None, 7, 2.5, "text", None, b"\x00\x01", "null")
+    assert row == (None, 7, 2.5, "text", None, b"\x00\x01", b"\x02", "null")
+    assert named == (None, "null", 3)
+    assert stored == [("null", "integer"), ("integer", "null")]
