@@ -43,9 +43,10 @@ class CoalescingTransport:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
-        # -1: always through the transport (no socket, or TLS, whose bytes are not the socket's).
+        # -1: always through the transport (no socket; TLS, whose bytes are not the
+        # socket's; or not POSIX, where a socket is no file descriptor for os.write).
         sock = transport.get_extra_info("socket")
-        plain = sock is not None and transport.get_extra_info("sslcontext") is None
+        plain = sock is not None and transport.get_extra_info("sslcontext") is None and os.name == "posix"
         self._fd: int = sock.fileno() if plain else -1
 
     def write(self, data: bytes) -> None:

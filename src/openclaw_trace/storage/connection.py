@@ -18,13 +18,15 @@ BUSY_TIMEOUT_MS = 10_000
 # CPython's sqlite3 binds int, float, str and bytearray directly but sends
 # None through its adaptation protocol, which fails a lookup of
 # ``PrepareProtocol.__adapt__`` (an AttributeError built and cleared) before
-# binding NULL: ~3,300 instructions per None, GIL held, about a sixth of the
-# writer's work on a 50-row batch with four empty columns per row. A
-# registered adapter is found first; ``{}.get`` is a C callable that returns
-# None for any argument, so None still binds as NULL, for ~1,200 instructions.
+# binding NULL. A registered adapter is found first; ``{}.get`` is a C
+# callable that returns None for any argument, so None still binds as NULL,
+# for ~2,100 instructions less per None, GIL held: the writer's GIL-held work
+# on a 50-event bench batch (3 empty columns per row) went from 1.70M to
+# 1.39M instructions (bench/writer_instructions.py).
 # Process-wide, which is the point: every connection binds None the same way.
 _NOTHING: dict[None, None] = {}
 sqlite3.register_adapter(type(None), _NOTHING.get)
+
 # The writer caches one multi-row INSERT per batch size and table.
 STATEMENT_CACHE_SIZE = 512
 
