@@ -153,6 +153,9 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
         finish=finish,
         rows_written=stats.rows_written,
         threshold_rows=200,
+        # No TRUNCATE can shrink the file behind the size check below: between two
+        # restarts a starved checkpointer has let 48–50 MB land, past the 50 MB default.
+        restart_threshold_bytes=1 << 30,
     )
     writer.start()
     checkpointer.start()
@@ -172,7 +175,6 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
     # The passes were finished by the writer, so SQLite restarted the WAL from the
     # top instead of letting it grow with every batch until a TRUNCATE.
     assert checkpointer.finished_by_writer > 0
-    assert checkpointer.truncates == 0
     # Without restarts the file would hold every frame: the 60 MB of text and its page
     # overhead, ~1.8× that. With them it is as big as the most that landed between two
     # restarts, which on a loaded machine (a starved checkpointer) was seen at 48 MB:
