@@ -5,17 +5,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from openclaw_trace.model import Envelope, EventLimits, decode_traces
 from openclaw_trace.pipeline.batch import BatchWrites
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema
 from openclaw_trace.storage.connection import open_write_connection
 from tests.conftest import rows
-
-
-def traces(count: int, start: int = 0) -> list[Envelope]:
-    body = "[" + ",".join(f'{{"provider":"p","model":"m{i}"}}' for i in range(start, start + count)) + "]"
-    return decode_traces(body.encode(), 1, EventLimits())
+from tests.pipeline.test_writer import traces
 
 
 def test_before_insert_runs_once_per_batch_after_the_rows_and_before_the_write(tmp_path: Path) -> None:
