@@ -56,8 +56,11 @@ class Stats:
         # Public so that the ingest queue can share it: one acquire then both
         # queues an event and counts it (``*_locked`` below), on the hot path.
         self.lock = threading.Lock()
-        # A plain dict: a Counter's += costs twice a dict's, once per request.
-        self._received: dict[str, int] = {}
+        # Events offered, by kind; changed only with ``lock`` held. A plain dict: a
+        # Counter's += costs twice a dict's. Public for the ingest queue's offer,
+        # which adds to it itself: a call to record_received_locked per request
+        # was 0.4 % of the 202 path's instructions.
+        self.received: dict[str, int] = {}
         self._written: Counter[str] = Counter()
         self._dropped: Counter[tuple[str, str]] = Counter()
         self._last_queue_full_ms: int | None = None
@@ -75,9 +78,9 @@ class Stats:
     def record_received_locked(self, kind: str, count: int) -> None:
         """``record_received`` for a caller that holds ``lock``."""
         try:
-            self._received[kind] += count
+            self.received[kind] += count
         except KeyError:
-            self._received[kind] = count
+            self.received[kind] = count
 
     def record_dropped(self, kind: str, reason: str, count: int = 1) -> None:
         with self.lock:
@@ -135,7 +138,7 @@ class Stats:
             for (kind, reason), count in self._dropped.items():
                 dropped.setdefault(reason, {})[kind] = count
             return StatsSnapshot(
-                received=dict(self._received),
+                received=dict(self.received),
                 written=dict(self._written),
                 dropped=dropped,
                 last_queue_full_ms=self._last_queue_full_ms,

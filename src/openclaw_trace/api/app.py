@@ -5,14 +5,13 @@ Routing is one dict lookup on (method, path). Every expected failure is an
 with its traceback and answered 500 without the traceback.
 
 Requests reach it two ways: as an ASGI app (``__call__``), and for the POST
-endpoints through ``fast_route`` and ``answer``, which the daemon's protocol
-calls without an ASGI cycle (``api/fast_path.py``). Both run the same
+endpoints through ``fast_route`` and the answer it returns, which the daemon's
+protocol calls without an ASGI cycle (``api/fast_path.py``). Both run the same
 checks and the same ``BodyRoute``.
 """
 
 from __future__ import annotations
 
-import functools
 import hmac
 import logging
 from collections.abc import Callable
@@ -91,7 +90,7 @@ class App:
             if isinstance(handler, BodyRoute):
                 head = handler.check(self.ctx, scope["headers"])
                 body = await read_body(receive, self.ctx.config.max_body_bytes, head.content_length)
-                await send_response(send, self.answer(handler, head, scope["path"], body))
+                await send_response(send, self._answer_with(handler, head, scope["path"])(body))
             else:
                 await handler(self.ctx, scope, receive, send)
         except HttpError as exc:
@@ -121,24 +120,31 @@ class App:
         except HttpError:
             return None
         if head.content_encoding:
-            return functools.partial(self.answer, route, head, path_text)
+            return self._answer_with(route, head, path_text)
         answer = answers.get(head.media_type)
         if answer is None:
             # Without the length, which varies and which the answer does not read.
             head = RequestHead(head.media_type, b"", None)
-            # Positional only: a partial called with a keyword merges dicts on every request.
-            answer = answers[head.media_type] = functools.partial(self.answer, route, head, path_text)
+            answer = answers[head.media_type] = self._answer_with(route, head, path_text)
         return answer
 
-    def answer(self, route: BodyRoute, head: RequestHead, path: str, body: bytes) -> Response:
-        """The route's answer to a whole body; never raises (``path`` is for the log)."""
-        try:
-            return route.answer(self.ctx, head, body)
-        except HttpError as exc:
-            return error_response(exc)
-        except Exception:
-            log.exception("unhandled error on POST %s", path)
-            return error_response(HttpError(500, "internal error; see the daemon log"))
+    def _answer_with(self, route: BodyRoute, head: RequestHead, path: str) -> Callable[[bytes], Response]:
+        """The route's answer to a whole body with this head; never raises (``path`` is for the log)."""
+        # A closure of what it needs rather than a partial of a method: one call and
+        # two attribute lookups fewer per request on the fast path.
+        ctx = self.ctx
+        route_answer = route.answer
+
+        def answer(body: bytes) -> Response:
+            try:
+                return route_answer(ctx, head, body)
+            except HttpError as exc:
+                return error_response(exc)
+            except Exception:
+                log.exception("unhandled error on POST %s", path)
+                return error_response(HttpError(500, "internal error; see the daemon log"))
+
+        return answer
 
     def _check_token(self, headers: Headers) -> None:
         given = header(headers, b"authorization") or b""
