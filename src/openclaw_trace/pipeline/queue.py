@@ -51,6 +51,11 @@ def slots(envelopes: Sequence[Envelope]) -> int:
 
 def inner_kinds(envelopes: Sequence[Envelope]) -> dict[str, int]:
     """Event counts by kind, looking inside bundles."""
+    # Once per batch on the writer: a batch is nearly always of one plain kind, which
+    # list comprehension and count() tell in C, at a third of the loop below.
+    kind_list = [envelope.kind for envelope in envelopes]
+    if kind_list and kind_list[0] != BUNDLE and kind_list.count(kind_list[0]) == len(kind_list):
+        return {kind_list[0]: len(kind_list)}
     kinds: dict[str, int] = {}
     for envelope in envelopes:
         if envelope.kind == BUNDLE:
