@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from openclaw_trace.model import Envelope
-from openclaw_trace.pipeline.queue import BUNDLE, IngestQueue
+from openclaw_trace.pipeline.queue import BUNDLE, IngestQueue, inner_kinds, slots
 from openclaw_trace.stats import Stats
 
 
@@ -151,6 +151,19 @@ def test_a_bundle_holds_one_slot_per_inner_event() -> None:
     assert len(queue.take_batch()) == 2  # the second bundle and the empty one
     queue.done(81)
     assert queue.depth() == 0
+
+
+def test_inner_kinds_and_slots_of_plain_mixed_and_bundled_batches() -> None:
+    plain = [envelope(i) for i in range(50)]
+    assert inner_kinds(plain) == {"trace": 50} and slots(plain) == 50
+    mixed = [envelope(0), envelope(1, "error"), envelope(2), envelope(3, "system_metric")]
+    assert inner_kinds(mixed) == {"trace": 2, "error": 1, "system_metric": 1} and slots(mixed) == 4
+    inner = tuple(Envelope("gateway_event", 1, ("x",)) for _ in range(3))
+    bundled = [Envelope(BUNDLE, 1, (inner, ())), envelope(5), Envelope(BUNDLE, 1, ((), ()))]
+    assert inner_kinds(bundled) == {"gateway_event": 3, "trace": 1}
+    assert slots(bundled) == 5  # 3 inner events, 1 trace, and the empty bundle's one slot
+    assert inner_kinds([Envelope(BUNDLE, 1, (inner, ()))] * 2) == {"gateway_event": 6}
+    assert inner_kinds([]) == {} and slots([]) == 0
 
 
 def _take_in_thread(queue: IngestQueue) -> tuple[threading.Thread, list[int]]:
