@@ -71,12 +71,8 @@ class Stats:
         self._unsynced = 0
         self._counters: Counter[str] = Counter()
 
-    def record_received(self, kind: str, count: int = 1) -> None:
-        with self.lock:
-            self.record_received_locked(kind, count)
-
     def record_received_locked(self, kind: str, count: int) -> None:
-        """``record_received`` for a caller that holds ``lock``."""
+        """Count ``count`` events of ``kind`` offered; the caller holds ``lock`` (the ingest queue)."""
         try:
             self.received[kind] += count
         except KeyError:
