@@ -20,7 +20,7 @@ const { values } = parseArgs({
 });
 
 const gateway = new GatewayDouble({ pluginConfig: { endpoint: values.endpoint, token: values.token } });
-plugin.register(gateway.api);
+gateway.load(plugin);
 await gateway.startServices();
 gateway.replay(GOOD_TURN);
 gateway.replay(FAILING_TURN);

@@ -125,7 +125,20 @@ export function entryConfigSchema() {
 }
 
 function bad(key, value, why) {
-  return new Error(`openclaw-trace: bad config value ${key}=${JSON.stringify(value)}: ${why}`);
+  // The token's value never goes into a message (it would reach the gateway log).
+  const shown = key === "token" ? "<hidden>" : JSON.stringify(value);
+  return new Error(`openclaw-trace: bad config value ${key}=${shown}: ${why}`);
+}
+
+/** The endpoint for a log line: scheme, host and port only (a user, password or path may hold a secret). */
+export function redactedEndpoint(endpoint) {
+  try {
+    const url = new URL(endpoint);
+    const rest = url.username || url.password || url.pathname.length > 1 || url.search ? "/…" : "";
+    return `${url.origin}${rest}`;
+  } catch {
+    return "<invalid URL>";
+  }
 }
 
 function checkValue(key, setting, value) {
@@ -153,7 +166,10 @@ export function resolveConfig(raw) {
   const given = raw ?? {};
   if (typeof given !== "object" || Array.isArray(given)) throw bad("config", given, "expected an object");
   for (const key of Object.keys(given)) {
-    if (!Object.hasOwn(SETTINGS, key)) throw bad(key, given[key], "unknown setting");
+    // An unknown key's value is not shown: a mistyped "token" key holds a token.
+    if (!Object.hasOwn(SETTINGS, key)) {
+      throw new Error(`openclaw-trace: unknown config key ${JSON.stringify(key)} (known: ${Object.keys(SETTINGS).join(", ")})`);
+    }
   }
   const config = {};
   for (const [key, setting] of Object.entries(SETTINGS)) {

@@ -44,7 +44,7 @@ export const HOOK_NAMES = Object.freeze([
  * @param {object} [options.timers] `{ set, clear }` for the join grace timers
  * @param {Function} [options.importModule] loads the diagnostics SDK module
  * @returns {{ hooks: Record<string, Function>, onDiagnosticEvent: Function,
- *   startDiagnostics: Function, stats: Function, flush: Function, shutdown: Function }}
+ *   startDiagnostics: Function, stats: Function, flush: Function, shutdown: Function, isStopped: Function }}
  */
 export function createTracePlugin({ config, logger, fetch, now = Date.now, timers, importModule }) {
   const sender = new Sender({ config, fetch, now, logger });
@@ -104,7 +104,9 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
   };
 
   const onDiagnosticEvent = (evt) => {
-    if (!evt || typeof evt !== "object") return;
+    // Every line logged (ours included) is itself a diagnostic event: leave them at once,
+    // so that nothing done for one can log and feed this listener again.
+    if (!evt || typeof evt !== "object" || evt.type === "log.record") return;
     if (evt.type === "model.usage") {
       correlator.usage(usagePiece(evt));
       return;
@@ -162,5 +164,10 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
     return { ...sender.stats(), correlator: correlator.stats(), ...counters };
   }
 
-  return { hooks: guardedHooks, onDiagnosticEvent: guardedDiagnostic, startDiagnostics, stats, flush, shutdown };
+  /** True once shutdown() was called: the instance sends nothing more. */
+  function isStopped() {
+    return stopping !== undefined;
+  }
+
+  return { hooks: guardedHooks, onDiagnosticEvent: guardedDiagnostic, startDiagnostics, stats, flush, shutdown, isStopped };
 }

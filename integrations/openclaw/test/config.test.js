@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import plugin from "../index.js";
+import { MIN_GATEWAY_VERSION } from "../src/version.js";
 import { configSchema, entryConfigSchema, resolveConfig, SETTINGS, uiHints } from "../src/config.js";
 
 const manifest = JSON.parse(readFileSync(new URL("../openclaw.plugin.json", import.meta.url), "utf8"));
@@ -48,7 +49,7 @@ test("given values win and the endpoint loses its trailing slash", () => {
   assert.ok(Object.isFrozen(config));
 });
 
-test("a bad value stops the plugin with the key and the value", () => {
+test("a bad value stops the plugin with the key and the value (never a token's)", () => {
   const cases = [
     [{ batchSize: 0 }, /batchSize=0: expected 1\.\.1000/],
     [{ batchSize: 2.5 }, /batchSize=2\.5: expected an integer/],
@@ -56,7 +57,8 @@ test("a bad value stops the plugin with the key and the value", () => {
     [{ captureText: "yes" }, /captureText="yes": expected true or false/],
     [{ endpoint: "not a url" }, /endpoint="not a url": not a URL/],
     [{ endpoint: "ftp://127.0.0.1" }, /endpoint="ftp:\/\/127\.0\.0\.1": expected http/],
-    [{ endpont: "http://x" }, /endpont="http:\/\/x": unknown setting/],
+    [{ endpont: "http://x" }, /unknown config key "endpont" \(known: endpoint, token, /],
+    [{ token: 5 }, /token=<hidden>: expected a string/],
     [[], /config=\[\]: expected an object/],
   ];
   for (const [raw, message] of cases) assert.throws(() => resolveConfig(raw), message);
@@ -83,4 +85,17 @@ test("the README's settings table lists every setting with its default", () => {
     const shown = setting.default === "" ? "empty" : `\`${setting.default}\``;
     assert.equal(documented[key], shown, key);
   }
+});
+
+test("an unknown key's value is never shown: a mistyped token key holds a token", () => {
+  assert.throws(
+    () => resolveConfig({ tokne: "sk-live-123456" }),
+    (err) => !err.message.includes("sk-live-123456") && /unknown config key "tokne"/.test(err.message),
+  );
+});
+
+test("the manifest asks to be loaded at start-up, and install refuses the releases the plugin refuses", () => {
+  // Without onStartup, 2026.8+ leaves a plugin out of the agent runtimes' registries.
+  assert.deepStrictEqual(manifest.activation, { onStartup: true });
+  assert.equal(packageJson.openclaw.install.minHostVersion, `>=${MIN_GATEWAY_VERSION}`);
 });

@@ -6,9 +6,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { performance } from "node:perf_hooks";
 import { afterEach, test } from "node:test";
-import plugin, { stats } from "../index.js";
+import plugin, { resetForTests, stats } from "../index.js";
 import { resolveConfig } from "../src/config.js";
-import { createTracePlugin } from "../src/plugin.js";
+import { createTracePlugin, HOOK_NAMES } from "../src/plugin.js";
 import { FAILING_TURN, GatewayDouble, GOOD_TURN, loadStep } from "../testing/gateway-double.js";
 import { deadEndpoint, startReceiver } from "../testing/receiver.js";
 
@@ -25,12 +25,13 @@ async function eventually(condition) {
 
 const receivers = [];
 afterEach(async () => {
+  await resetForTests();
   for (const r of receivers.splice(0)) await r.close();
 });
 
 async function gatewayWithPlugin(pluginConfig, options) {
   const gateway = new GatewayDouble({ pluginConfig, ...options });
-  plugin.register(gateway.api);
+  gateway.load(plugin);
   await gateway.startServices();
   return gateway;
 }
@@ -140,8 +141,8 @@ test("a failed run is reported once, whether agent_end or run.completed says so 
   );
 });
 
-test("in CLI-metadata and setup loads the plugin registers nothing", () => {
-  for (const registrationMode of ["cli-metadata", "setup-only", "discovery"]) {
+test("in CLI-metadata, setup and tool-discovery loads the plugin registers nothing", () => {
+  for (const registrationMode of ["cli-metadata", "setup-only", "setup-runtime", "tool-discovery"]) {
     const gateway = new GatewayDouble({ registrationMode });
     plugin.register(gateway.api);
     assert.equal(gateway.registrations.length, 0);
@@ -149,21 +150,67 @@ test("in CLI-metadata and setup loads the plugin registers nothing", () => {
   }
 });
 
-test("an older gateway: a hook it refuses and no services are logged, not fatal", async () => {
-  const gateway = new GatewayDouble({ pluginConfig: { endpoint: await deadEndpoint() }, withServices: false });
-  const on = gateway.api.on;
-  gateway.api.on = (name, handler) => {
-    if (name === "model_call_started") throw new Error(`unknown hook ${name}`);
-    on(name, handler);
-  };
+test("full and discovery registrations share one instance: hooks from either join, one service", async () => {
+  const r = await startReceiver();
+  receivers.push(r);
+  const gateway = await gatewayWithPlugin({ endpoint: r.url, flushIntervalMs: 10, joinGraceMs: 10 });
+  assert.deepEqual(Object.keys(gateway.registries), ["full", "discovery"]);
+  assert.equal(gateway.registries.full.length, gateway.registries.discovery.length);
+  assert.equal(gateway.services.length, 1, "a service only for the full registration");
+  // The agent run's hooks reach the discovery registry, diagnostics the full one's service.
+  gateway.replay(GOOD_TURN);
+  await r.waitFor(1);
+  assert.equal(r.events("traces").length, 1);
+  assert.equal(r.events("traces")[0].channel, "http", "joined with model.usage from the diagnostics");
+  // A second full registration (a config reload with the same config) keeps the live instance.
+  const before = stats();
+  plugin.register(gateway.apiFor("full"));
+  assert.deepEqual(stats().sent, before.sent);
+  assert.equal(gateway.diagnosticListenerCount, 1);
+  await gateway.stopServices();
+});
+
+test("a gateway older than the oldest supported release: one warning, nothing registered", () => {
+  const gateway = new GatewayDouble({ version: "2026.4.29" });
+  gateway.load(plugin);
+  assert.equal(gateway.registrations.length, 0);
+  assert.equal(gateway.registries.discovery.length, 0);
+  assert.equal(gateway.services.length, 0);
+  const warnings = gateway.logs.filter((l) => l.level === "warn");
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0].message, /OpenClaw 2026\.4\.29 is older than 2026\.7\.1/);
+});
+
+test("a gateway that does not say its version, or whose runtime throws, is served", () => {
+  for (const version of [undefined, "dev"]) {
+    const gateway = new GatewayDouble({ version });
+    plugin.register(gateway.api);
+    assert.equal(gateway.registrations.length, HOOK_NAMES.length);
+  }
+  const gateway = new GatewayDouble();
+  Object.defineProperty(gateway.api, "runtime", {
+    get() {
+      throw new Error('runtime is intentionally unavailable during "full" registration');
+    },
+  });
   plugin.register(gateway.api);
-  assert.ok(!gateway.registrations.some((r) => r.name === "model_call_started"));
-  assert.equal(gateway.registrations.length, 5);
-  assert.ok(gateway.logs.some((l) => l.level === "warn" && /did not take hooks model_call_started/.test(l.message)));
-  // Without a service, diagnostics are subscribed at once through the SDK module (absent here).
-  await eventually(() => stats().diagnosticsVia !== "not started");
-  assert.equal(stats().diagnosticsVia, "none");
-  assert.ok(gateway.logs.some((l) => /no diagnostic events \(cannot load openclaw\/plugin-sdk/.test(l.message)));
+  assert.equal(gateway.registrations.length, HOOK_NAMES.length);
+});
+
+test("the endpoint is logged without its user, password or path", async () => {
+  const gateway = new GatewayDouble({ pluginConfig: { endpoint: "http://me:pw@127.0.0.1:9/hook/s3cret?k=v" } });
+  plugin.register(gateway.api);
+  const line = gateway.logs.find((l) => /sending to/.test(l.message)).message;
+  assert.equal(line, "openclaw-trace: sending to http://127.0.0.1:9/…");
+});
+
+test("diagnostic log records are left at once: logging from the listener cannot feed it", async () => {
+  const gateway = await gatewayWithPlugin({ endpoint: await deadEndpoint() });
+  const before = stats();
+  for (let i = 0; i < 1000; i += 1) gateway.emitDiagnostic({ type: "log.record", level: "warn", message: "x" });
+  assert.deepEqual(stats().offered, before.offered);
+  assert.equal(stats().handlerErrors, 0);
+  await gateway.stopServices();
 });
 
 test("a bad config value fails register() with the key, before any hook is registered", () => {
@@ -215,7 +262,7 @@ test("pending joins and a buffered event never keep the gateway process alive", 
     import plugin, { stats } from ${JSON.stringify(index)};
     import { FAILING_TURN, GatewayDouble, GOOD_TURN } from ${JSON.stringify(double)};
     const gateway = new GatewayDouble({ pluginConfig: { flushIntervalMs: 60000, joinGraceMs: 60000 } });
-    plugin.register(gateway.api);
+    gateway.load(plugin);
     await gateway.startServices();
     gateway.replay(GOOD_TURN);
     gateway.replay(FAILING_TURN);

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, mock, test } from "node:test";
-import plugin, { stats } from "../index.js";
+import plugin, { resetForTests, stats } from "../index.js";
 import { HOOK_NAMES } from "../src/plugin.js";
 import { FAILING_TURN, GatewayDouble, GOOD_TURN } from "../testing/gateway-double.js";
 import { startReceiver } from "../testing/receiver.js";
@@ -132,6 +132,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  await resetForTests();
   mock.restoreAll();
   await receiver.close();
 });
@@ -142,7 +143,7 @@ const setClock = (step) => {
 
 async function gatewayWithPlugin(config = {}) {
   const gateway = new GatewayDouble({ pluginConfig: { endpoint: receiver.url, ...config } });
-  plugin.register(gateway.api);
+  gateway.load(plugin);
   await gateway.startServices();
   return gateway;
 }

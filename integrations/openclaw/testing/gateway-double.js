@@ -1,6 +1,6 @@
 // A stand-in for the parts of an OpenClaw gateway the plugin touches — the
 // plugin `api` (`on`, `registerService`, `pluginConfig`, `logger`,
-// `registrationMode`) and a service start context with an
+// `registrationMode`, `runtime.version`) and a service start context with an
 // `internalDiagnostics` bridge — plus a replayer for the payloads recorded
 // from a real gateway (test/fixtures). Used by the tests and by replay.js.
 
@@ -51,27 +51,55 @@ function recordingLogger(lines) {
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
+/**
+ * A gateway as 2026.8 and 2026.9 run a plugin: `load()` registers it twice,
+ * first for the gateway's own registry ("full": its services are started and
+ * it gets gateway_stop), then for an agent runtime ("discovery": agent runs
+ * dispatch their hooks to that registry). 2026.7 dispatches every hook to
+ * the full registry; `runHook` does so when no discovery registration exists.
+ */
 export class GatewayDouble {
-  /** Every `api.on()` registration, in order: `{ name, handler }`. */
-  registrations = [];
+  /** `api.on()` registrations by registration mode, in order: `{ name, handler }`. */
+  registries = {};
   services = [];
   logs = [];
   #diagnosticListeners = new Set();
+  #options;
 
-  constructor({ pluginConfig = {}, registrationMode = "full", withServices = true } = {}) {
+  constructor({ pluginConfig = {}, registrationMode = "full", withServices = true, version = "2026.9.6" } = {}) {
+    this.#options = { pluginConfig, withServices, version };
+    this.api = this.apiFor(registrationMode);
+  }
+
+  /** A plugin API of one registration in `registrationMode`. */
+  apiFor(registrationMode) {
+    const registry = (this.registries[registrationMode] ??= []);
+    const { pluginConfig, withServices, version } = this.#options;
     const api = {
       id: "openclaw-trace",
       name: "openclaw-trace",
       registrationMode,
       pluginConfig,
       config: {},
+      runtime: { version },
       logger: recordingLogger(this.logs),
       on: (name, handler) => {
-        this.registrations.push({ name, handler });
+        registry.push({ name, handler });
       },
     };
     if (withServices) api.registerService = (service) => this.services.push(service);
-    this.api = api;
+    return api;
+  }
+
+  /** Registers `plugin` the way the gateway does at start-up: full, then discovery. */
+  load(plugin) {
+    plugin.register(this.api);
+    plugin.register(this.apiFor("discovery"));
+  }
+
+  /** The full registration's hooks (the one `this.api` made). */
+  get registrations() {
+    return this.registries[this.api.registrationMode];
   }
 
   /** Starts the registered services as the gateway does, with a diagnostics bridge in the context. */
@@ -98,9 +126,11 @@ export class GatewayDouble {
     return this.#diagnosticListeners.size;
   }
 
-  /** Runs every handler registered for `name`; returns what each returned. */
+  /** Runs every handler for `name` of the registry the gateway dispatches it to; what each returned. */
   runHook(name, event, ctx) {
-    return this.registrations.filter((r) => r.name === name).map((r) => r.handler(event, ctx));
+    const agentRuntime = this.registries.discovery ?? [];
+    const registry = name !== "gateway_stop" && agentRuntime.length > 0 ? agentRuntime : this.registrations;
+    return registry.filter((r) => r.name === name).map((r) => r.handler(event, ctx));
   }
 
   emitDiagnostic(evt, meta = { trusted: true }) {
