@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -130,8 +131,35 @@ def _status(url: str | None, as_json: bool) -> int:
     return 0 if report.get("status") == "ok" else 1
 
 
+def _ago(ms: int) -> str:
+    seconds = max(0, ms) // 1000
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 172800:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def format_feeds(feeds: dict[str, Any], uptime_s: float, now_ms: int) -> str:
+    """One line per feed: what it delivered since the daemon started, and when last."""
+    lines = [f"feeds (since the daemon started {_ago(int(uptime_s * 1000))}):"]
+    for feed, figures in feeds.items():
+        events, last_at_ms = figures.get("events", 0), figures.get("last_at_ms")
+        said = "nothing" if not events else f"{events:,} events, the last {_ago(now_ms - int(last_at_ms or now_ms))}"
+        lines.append(f"  {feed:<7} {said}")
+    return "\n".join(lines)
+
+
 def format_health(report: dict[str, Any]) -> str:
-    """The /health report as aligned ``name  value`` lines, nested values flattened."""
+    """The feeds first, then the /health report as aligned ``name  value`` lines, nested values flattened."""
+    head = ""
+    feeds = report.get("feeds")
+    if isinstance(feeds, dict):
+        now_ms = time.time_ns() // 1_000_000
+        head = format_feeds(feeds, float(report.get("uptime_seconds") or 0), now_ms) + "\n\n"
+        report = {key: value for key, value in report.items() if key != "feeds"}
     rows: list[tuple[str, str]] = []
 
     def add(prefix: str, value: Any) -> None:
@@ -143,4 +171,4 @@ def format_health(report: dict[str, Any]) -> str:
 
     add("", report)
     width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+    return head + "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

@@ -29,6 +29,7 @@ class StatsSnapshot:
     writer_db_error: bool  # the last failure said the database cannot be written
     unsynced: int
     counters: dict[str, int]  # everything else worth counting, by name
+    feeds: dict[str, tuple[int, int]]  # feed -> (events delivered, when the last came, Unix ms)
 
     @property
     def events_received(self) -> int:
@@ -70,6 +71,7 @@ class Stats:
         self._writer_db_error = False
         self._unsynced = 0
         self._counters: Counter[str] = Counter()
+        self._feeds: dict[str, tuple[int, int]] = {}
 
     def record_received_locked(self, kind: str, count: int) -> None:
         """Count ``count`` events of ``kind`` offered; the caller holds ``lock`` (the ingest queue)."""
@@ -102,6 +104,13 @@ class Stats:
         """Add to a named counter (e.g. ``otlp.logs.ignored``); shown in /health."""
         with self.lock:
             self._counters[name] += amount
+
+    def record_feeds(self, counts: dict[str, int], at_ms: int) -> None:
+        """Events that reached the writer from each feed (plugin, otlp, log, …) at ``at_ms``."""
+        with self.lock:
+            for feed, count in counts.items():
+                events, _ = self._feeds.get(feed, (0, 0))
+                self._feeds[feed] = (events + count, at_ms)
 
     def add_unsynced(self, delta: int) -> None:
         """Rows marked pushed (negative) or unpushed rows deleted (negative) by the writer."""
@@ -144,4 +153,5 @@ class Stats:
                 writer_db_error=self._writer_db_error,
                 unsynced=self._unsynced,
                 counters=dict(self._counters),
+                feeds=dict(self._feeds),
             )

@@ -12,6 +12,7 @@ from typing import Any
 
 from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.http import Receive, Scope, Send, send_bytes, send_json
+from openclaw_trace.pipeline.feeds import FEEDS
 from openclaw_trace.stats import StatsSnapshot
 from openclaw_trace.storage.connection import file_size, wal_path
 
@@ -67,6 +68,7 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
         },
         "db_path": db_path,
         "counters": dict(sorted(snapshot.counters.items())),
+        "feeds": feeds_report(snapshot),
     }
     for component in ctx.components:
         try:
@@ -79,6 +81,15 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
             # A part that says it is degraded (e.g. push with its circuit open) degrades the whole.
             if section.get("degraded") and report["status"] == "ok":
                 report["status"] = "degraded"
+    return report
+
+
+def feeds_report(snapshot: StatsSnapshot) -> dict[str, dict[str, int | None]]:
+    """Per feed, the events it delivered since start and when its last one came (None: none yet)."""
+    report: dict[str, dict[str, int | None]] = {}
+    for feed in FEEDS:
+        events, last_at_ms = snapshot.feeds.get(feed, (0, None))
+        report[feed] = {"events": events, "last_at_ms": last_at_ms}
     return report
 
 

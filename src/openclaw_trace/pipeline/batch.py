@@ -20,11 +20,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from openclaw_trace.model import Envelope
+from openclaw_trace.pipeline.feeds import feed_counts
 from openclaw_trace.pipeline.ids import uuid4_strings
 from openclaw_trace.pipeline.queue import BUNDLE, inner_kinds
 from openclaw_trace.scrub import scrub_row
@@ -55,6 +57,8 @@ class WriteCounters(Protocol):
     def record_write_failure(self, error: str, db_error: bool) -> None: ...
 
     def count(self, name: str, amount: int = 1) -> None: ...
+
+    def record_feeds(self, counts: dict[str, int], at_ms: int) -> None: ...
 
 
 class DatabaseUnavailable(Exception):
@@ -144,6 +148,7 @@ class BatchWrites:
 
     def _rows(self, envelopes: Sequence[Envelope]) -> dict[str, list[Row]]:
         rows = rows_by_kind(envelopes)
+        self._stats.record_feeds(feed_counts(rows), time.time_ns() // 1_000_000)
         if self._scrub_secrets and (redacted := scrub_rows(rows)):
             self._stats.count(REDACTED_COUNTER, redacted)
         self._before_insert()

@@ -41,7 +41,9 @@ log = logging.getLogger("openclaw_trace.writer")
 # Settled batches wait at most this long for more to be answered with them.
 ANSWER_DELAY_S = 0.001
 # The counters the child may move; the daemon replays exactly these on its Stats.
-COUNTER_METHODS = frozenset({"record_written", "record_dropped", "record_write_ok", "record_write_failure", "count"})
+COUNTER_METHODS = frozenset(
+    {"record_written", "record_dropped", "record_write_ok", "record_write_failure", "count", "record_feeds"}
+)
 
 Call = tuple[int, Callable[[sqlite3.Connection], Any], bool]  # (call id, fn, in a transaction)
 
@@ -68,6 +70,9 @@ class CounterLog:
 
     def count(self, name: str, amount: int = 1) -> None:
         self._events.append(("count", (name, amount)))
+
+    def record_feeds(self, counts: dict[str, int], at_ms: int) -> None:
+        self._events.append(("record_feeds", (counts, at_ms)))
 
     def record_write_ok(self) -> None:
         # Only the change matters; a run of successes is one call.

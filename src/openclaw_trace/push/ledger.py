@@ -90,4 +90,5 @@ def advance(base: StatsSnapshot | None, ledger: Ledger) -> StatsSnapshot:
         writer_db_error=False,
         unsynced=0,
         counters={},
+        feeds={},
     )
