@@ -295,6 +295,38 @@ function errorEvent(fields, metadata) {
   return compact({ ...fields, metadata: compact({ source: SOURCE, ...metadata }) });
 }
 
+/**
+ * The `crash` for a run that gave up after `attempts` failed attempts, the
+ * last of which left `output` (an llm_output piece with its provider error).
+ */
+export function runFailedError(output, attempts, nowMs) {
+  const detail = output.error ?? {};
+  const reason = detail.message ?? "the model call failed";
+  return errorEvent(
+    {
+      error_type: "crash",
+      message: truncateUtf8(`agent run failed after ${attempts} attempt(s): ${reason}`, ERROR_MESSAGE_BYTES).text,
+      severity: "error",
+      category: failureCategory(
+        { httpStatus: detail.httpStatus, errorType: detail.type, errorCode: detail.code, message: detail.message },
+        "run_failed",
+      ),
+      provider: output.provider,
+      model: output.model,
+      session_id: output.sessionId,
+      agent_id: output.agentId,
+      timestamp_ms: count(nowMs),
+    },
+    {
+      run_id: output.runId,
+      session_key: output.sessionKey,
+      failed_attempts: attempts,
+      http_status: detail.httpStatus,
+      ...output.trace,
+    },
+  );
+}
+
 /** A `crash` for hook `agent_end` reporting a failed run, else undefined. */
 export function agentEndError(event, ctx, nowMs) {
   const message = nonEmpty(event?.error);

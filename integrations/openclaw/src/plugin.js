@@ -16,8 +16,10 @@ import {
   diagnosticError,
   inputPiece,
   outputPiece,
+  runFailedError,
   usagePiece,
 } from "./mapping.js";
+import { RunFailures } from "./run-failures.js";
 import { Sender } from "./sender.js";
 
 const LOG_INTERVAL_MS = 60_000;
@@ -71,6 +73,10 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
     sender.offer("errors", error);
   };
 
+  const runFailures = new RunFailures((runId, { output, attempts }) =>
+    reportRunFailure(runId, runFailedError(output, attempts, now())),
+  );
+
   const guard = (name, handler) =>
     function guarded(...args) {
       try {
@@ -91,7 +97,11 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
     llm_input: (event, ctx) => correlator.input(inputPiece(event, ctx, config)),
     model_call_started: (event, ctx) => correlator.callStarted(callStartPiece(event, ctx, now())),
     model_call_ended: (event, ctx) => correlator.callEnded(callEndPiece(event, ctx, now())),
-    llm_output: (event, ctx) => correlator.output(outputPiece(event, ctx, config)),
+    llm_output: (event, ctx) => {
+      const piece = outputPiece(event, ctx, config);
+      correlator.output(piece);
+      runFailures.attemptEnded(piece);
+    },
     agent_end: (event, ctx) => {
       const runId = event?.runId ?? ctx?.runId;
       correlator.runInfo(runId, { agentId: ctx?.agentId, sessionKey: ctx?.sessionKey, sessionId: ctx?.sessionId });
@@ -109,6 +119,10 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
     if (!evt || typeof evt !== "object" || evt.type === "log.record") return;
     if (evt.type === "model.usage") {
       correlator.usage(usagePiece(evt));
+      return;
+    }
+    if (evt.type === "session.state") {
+      runFailures.sessionState(evt);
       return;
     }
     if (evt.type === "run.completed" || evt.type?.startsWith("harness.run.")) {
@@ -150,6 +164,7 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
       try {
         unsubscribe();
         correlator.flushAll();
+        runFailures.settleAll();
         return await sender.stop(timeoutMs);
       } catch (err) {
         logger?.warn?.(`openclaw-trace: shutdown failed: ${err?.message ?? err}`);
@@ -161,7 +176,7 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
 
   /** Counters of the whole pipeline, for tests and for humans. */
   function stats() {
-    return { ...sender.stats(), correlator: correlator.stats(), ...counters };
+    return { ...sender.stats(), correlator: correlator.stats(), pendingRunFailures: runFailures.pending, ...counters };
   }
 
   /** True once shutdown() was called: the instance sends nothing more. */

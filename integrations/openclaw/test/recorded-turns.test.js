@@ -122,6 +122,32 @@ const FAILED_CALL_ERROR = {
   },
 };
 
+// The failing turn's run gave up (its session went idle after a failed attempt): one crash.
+const RUN_CRASH = {
+  error_type: "crash",
+  message: "agent run failed after 1 attempt(s): 500 fake upstream failure",
+  severity: "error",
+  category: "server_error",
+  provider: "fakellm",
+  model: "fake-model",
+  session_id: SESSION_ID,
+  agent_id: "main",
+  timestamp_ms: 1795323569519,
+  metadata: {
+    source: "openclaw-plugin",
+    run_id: FAILED_RUN,
+    session_key: "agent:main:main",
+    failed_attempts: 1,
+    http_status: 500,
+    w3c_trace_id: "f3cf5e022b3e3f23339cbe7c26247c33",
+    w3c_span_id: "9e8304c7dc8e07fd",
+    w3c_parent_span_id: "c6856bf654315abe",
+  },
+};
+
+// Errors in a fixed order: a run's crash and its calls' errors leave at different moments.
+const errorsOf = (r) => r.events("errors").sort((a, b) => a.error_type.localeCompare(b.error_type));
+
 let receiver;
 let clock;
 
@@ -168,7 +194,7 @@ test("the recorded good and failing turns become exactly these native events", a
 
   assert.ok(returned.every((value) => value === undefined), "every hook handler returns undefined");
   assert.deepStrictEqual(receiver.events("traces"), [GOOD_TRACE, FAILED_TRACE]);
-  assert.deepStrictEqual(receiver.events("errors"), [FAILED_CALL_ERROR]);
+  assert.deepStrictEqual(errorsOf(receiver), [RUN_CRASH, FAILED_CALL_ERROR]);
   for (const request of receiver.requests) {
     assert.equal(request.method, "POST");
     assert.equal(request.headers["content-type"], "application/json");
@@ -176,7 +202,7 @@ test("the recorded good and failing turns become exactly these native events", a
     assert.ok(Array.isArray(request.body), "events are sent as JSON arrays");
   }
   const counters = stats();
-  assert.deepEqual(counters.sent, { traces: 2, errors: 1 });
+  assert.deepEqual(counters.sent, { traces: 2, errors: 2 });
   assert.equal(counters.droppedTotal, 0);
   // The failing turn's model.usage is the good turn's (stale): joined to nothing, sent nowhere.
   assert.equal(counters.correlator.unmatchedUsage, 1);
@@ -194,9 +220,9 @@ test("the good turn is sent as soon as model.usage completes the join, before an
 test("the failing turn is sent when the join grace time runs out", async () => {
   const gateway = await gatewayWithPlugin({ flushIntervalMs: 10, joinGraceMs: 20 });
   gateway.replay(FAILING_TURN, setClock);
-  await receiver.waitFor(2);
+  await receiver.waitFor(3);
   assert.deepStrictEqual(receiver.events("traces"), [FAILED_TRACE]);
-  assert.deepStrictEqual(receiver.events("errors"), [FAILED_CALL_ERROR]);
+  assert.deepStrictEqual(errorsOf(receiver), [RUN_CRASH, FAILED_CALL_ERROR]);
   await gateway.stopServices();
 });
 
@@ -208,7 +234,7 @@ test("with captureText off no conversation text leaves the gateway", async () =>
 
   const { input_text: _input, output_text: _output, ...withoutText } = GOOD_TRACE;
   assert.deepStrictEqual(receiver.events("traces"), [withoutText, FAILED_TRACE]);
-  assert.deepStrictEqual(receiver.events("errors"), [FAILED_CALL_ERROR]);
+  assert.deepStrictEqual(errorsOf(receiver), [RUN_CRASH, FAILED_CALL_ERROR]);
   assert.ok(receiver.requests.every((r) => r.headers.authorization === "Bearer s3cret"));
 });
 

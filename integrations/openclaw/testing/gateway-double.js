@@ -26,6 +26,8 @@ export const GOOD_TURN = Object.freeze([
  * The recorded failing turn (the model answered HTTP 500). Only what was
  * recorded from it: no llm_input or model_call_started, and its last
  * model.usage is the good turn's (no usage was reported for the failure).
+ * It ends, as on a live gateway, with the session going back to idle: the
+ * run gave up (the one step not from the recordings).
  */
 export const FAILING_TURN = Object.freeze([
   "hook:model_call_ended__last",
@@ -34,6 +36,7 @@ export const FAILING_TURN = Object.freeze([
   "hook:agent_end__last",
   "diag:run.completed__last",
   "diag:model.usage__last",
+  "diag:session.state__idle",
 ]);
 
 /**
