@@ -1,4 +1,4 @@
-"""The ``openclaw-trace`` command: ``serve``, ``status``, ``metrics`` and ``push``.
+"""The ``openclaw-trace`` command: ``serve``, ``status``, ``metrics``, ``push`` and ``setup``.
 
 Exit codes: 0 fine, 1 a failure at run time (port taken, database
 unusable, daemon unreachable), 2 bad usage or a bad setting.
@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from openclaw_trace import __version__, cli_metrics, cli_push
+from openclaw_trace import __version__, cli_metrics, cli_push, cli_setup
 from openclaw_trace.config import SETTINGS, Config, ConfigError, default_db_path, load_config
 
 
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the raw JSON")
     cli_metrics.add_parser(commands)
     cli_push.add_parser(commands)
+    cli_setup.add_parser(commands)
     return parser
 
 
@@ -73,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_metrics.run(args)
     if args.command == "push":
         return cli_push.run(args)
+    if args.command == "setup":
+        return cli_setup.run(args)
     parser.print_help()
     return 2
 

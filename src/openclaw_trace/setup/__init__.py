@@ -1,0 +1,1 @@
+"""Wiring other programs to the daemon: ``openclaw-trace setup openclaw``."""
