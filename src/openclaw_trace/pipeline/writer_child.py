@@ -42,7 +42,15 @@ log = logging.getLogger("openclaw_trace.writer")
 ANSWER_DELAY_S = 0.001
 # The counters the child may move; the daemon replays exactly these on its Stats.
 COUNTER_METHODS = frozenset(
-    {"record_written", "record_dropped", "record_write_ok", "record_write_failure", "count", "record_feeds"}
+    {
+        "record_written",
+        "record_dropped",
+        "record_write_ok",
+        "record_write_failure",
+        "count",
+        "record_feeds",
+        "add_unsynced",
+    }
 )
 
 Call = tuple[int, Callable[[sqlite3.Connection], Any], bool]  # (call id, fn, in a transaction)
@@ -73,6 +81,9 @@ class CounterLog:
 
     def record_feeds(self, counts: dict[str, int], at_ms: int) -> None:
         self._events.append(("record_feeds", (counts, at_ms)))
+
+    def add_unsynced(self, delta: int) -> None:
+        self._events.append(("add_unsynced", (delta,)))
 
     def record_write_ok(self) -> None:
         # Only the change matters; a run of successes is one call.

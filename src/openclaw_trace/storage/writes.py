@@ -113,6 +113,28 @@ def insert_rows(conn: sqlite3.Connection, kind: str, rows: Sequence[Sequence[Any
     conn.execute(insert_sql(kind, len(rows)), params)
 
 
+# The gateway log and OpenClaw's OTLP exporter report a failed model call, a retry
+# given up and a failed run too; the plugin's rows say the same with more detail
+# (provider error, HTTP status, attempts). Their rows about a run the plugin
+# reported (same W3C trace id) give way to the plugin's. Errors are few: the scan
+# covers the recent unsynced ones through the (synced, created_at) index.
+_SUPERSEDE_ERRORS = """
+DELETE FROM error_events
+WHERE synced = 0 AND created_at >= :since
+  AND error_type IN ('llm_error', 'crash')
+  AND json_extract(metadata, '$.source') IN ('gateway_log', 'otlp')
+  AND json_extract(metadata, '$.trace_id') IN (
+      SELECT json_extract(metadata, '$.w3c_trace_id') FROM error_events
+      WHERE synced = 0 AND created_at >= :since
+        AND json_extract(metadata, '$.source') = 'openclaw-plugin')
+"""
+
+
+def supersede_errors(conn: sqlite3.Connection, since_ms: int) -> int:
+    """Delete the log's and OTLP's model-call errors of runs the plugin reported since ``since_ms``; how many."""
+    return int(conn.execute(_SUPERSEDE_ERRORS, {"since": since_ms}).rowcount)
+
+
 def count_unsynced(conn: sqlite3.Connection, tables: Sequence[str]) -> int:
     """Rows not yet pushed, over ``tables`` (uses the ``(synced, created_at)`` index)."""
     return sum(int(conn.execute(f"SELECT count(*) FROM {table} WHERE synced = 0").fetchone()[0]) for table in tables)
