@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench reliability soak clean
+.PHONY: run test test-openclaw lint bench reliability soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 	@if [ -d integrations/openclaw ]; then node --test integrations/openclaw/test/; fi
+
+# The plugin on real OpenClaw gateways (2026.9.6, 2026.8.2, 2026.7.1), offline in a network
+# namespace: needs root and npm; about 3 minutes a release, plus each release's first install.
+test-openclaw: $(STAMP)
+	OCT_REAL_GATEWAY=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/realgateway
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

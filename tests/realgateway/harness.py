@@ -183,7 +183,8 @@ class GatewayRun:
             command, capture_output=True, text=True, env=self.env(), cwd=self.folder / "work", check=False
         )
         output = done.stdout + done.stderr
-        (self.folder / "setup.log").open("a").write(f"$ {' '.join(command)}\n{output}\n")
+        with (self.folder / "setup.log").open("a") as log:
+            log.write(f"$ {' '.join(command)}\n{output}\n")
         if done.returncode != 0:
             raise RuntimeError(f"setup exited {done.returncode}:\n{output}")
         return output
@@ -214,7 +215,7 @@ class GatewayRun:
         else:
             self.fail_flag.write_text(str(fail_status))
         command = ["openclaw", "agent", "--agent", "main", "--message", message, "--json"]
-        done = self._in_namespace(command, timeout_s=TURN_TIMEOUT_S)
+        done = self.in_namespace(command, timeout_s=TURN_TIMEOUT_S)
         return TurnResult(done.returncode, done.stdout + done.stderr)
 
     def stop(self) -> None:
@@ -233,19 +234,19 @@ class GatewayRun:
     # ---- plumbing -------------------------------------------------------------
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        log = (self.folder / f"{name}.out").open("wb")
-        process = subprocess.Popen(
-            ["ip", "netns", "exec", self.namespace, *command],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=self.folder / "work",
-        )
+        with (self.folder / f"{name}.out").open("wb") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                ["ip", "netns", "exec", self.namespace, *command],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.folder / "work",
+            )
         # Stopped in this order: the gateway before the daemon that receives from it.
         position = 0 if name == "gateway" else len(self.processes)
         self.processes.insert(position, process)
 
-    def _in_namespace(self, command: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    def in_namespace(self, command: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["ip", "netns", "exec", self.namespace, "timeout", str(int(timeout_s)), *command],
             capture_output=True,
@@ -259,7 +260,7 @@ class GatewayRun:
         probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=1).close()"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self._in_namespace([sys.executable, "-c", probe], timeout_s=5).returncode == 0:
+            if self.in_namespace([sys.executable, "-c", probe], timeout_s=5).returncode == 0:
                 return
             for process in self.processes:
                 if process.poll() is not None:
