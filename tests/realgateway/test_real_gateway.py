@@ -112,6 +112,8 @@ def outcome(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         run.stop()
     undo_output = run.run_setup("--undo")
     config_after_undo = json.loads(run.config_path.read_text())
+    run.run_setup("--dry-run")
+    assert json.loads(run.config_path.read_text()) == config_after_undo, "a dry run changes nothing"
     yield Outcome(run, good, failing, status, undo_output, config_after_undo)
 
 
@@ -137,7 +139,7 @@ def test_each_failed_attempt_is_a_failed_trace_and_an_llm_error_with_category_an
     assert outcome.failing.exit_code != 0
     failed_traces = outcome.plugin_rows("llm_traces", "status = 'error'")
     errors = outcome.plugin_rows("error_events", "error_type = 'llm_error'")
-    assert len(failed_traces) >= 2, "OpenClaw retries a call that failed with HTTP 500"
+    assert len(failed_traces) >= 1  # 2026.9 retries a call that failed with HTTP 500 (7 attempts); 2026.7/8 do not
     assert len(errors) == len(failed_traces)
     for error in errors:
         assert error["category"] == "server_error"
