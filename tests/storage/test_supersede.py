@@ -6,8 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from openclaw_trace.daemon import Daemon
+from openclaw_trace.pipeline.supersede import WINDOW_MS, Superseder
+from openclaw_trace.stats import Stats
+from tests.api.test_otel_sdk import send_spans
 from tests.conftest import Client, rows
 
 RUN = "9b0aa24cd189393daa34a88e26ac2480"
@@ -61,5 +66,64 @@ def test_the_plugins_errors_replace_the_logs_and_otlps_of_the_same_run(
         ("openclaw-plugin", "llm_error"),
     ]
     health = client.health()
-    assert health["counters"]["dedup.superseded_errors"] == 3
+    assert health["counters"]["dedup.superseded"] == 3
     assert health["unsynced_count"] == 5
+
+
+@pytest.mark.parametrize("plugin_first", [False, True])
+def test_openclaws_exporter_spans_of_a_run_the_plugin_reported_give_way_to_the_plugins_trace(
+    plugin_first: bool, daemon: Daemon, client: Client, db_path: str
+) -> None:
+    # OpenClaw's exporter parents its spans on the run's trace context: the same W3C trace id.
+    run_context = trace.set_span_in_context(
+        NonRecordingSpan(SpanContext(int(RUN, 16), 0x1F46F48E32112235, is_remote=True, trace_flags=TraceFlags(1)))
+    )
+    other_context = trace.set_span_in_context(
+        NonRecordingSpan(SpanContext(int(OTHER_RUN, 16), 0x2A, is_remote=True, trace_flags=TraceFlags(1)))
+    )
+
+    def exporter_spans(tracer: Any) -> None:
+        attributes = {"openclaw.provider": "fakellm", "openclaw.model": "fake-model", "openclaw.tokens.input": 321}
+        for context in (run_context, other_context):
+            with tracer.start_as_current_span("openclaw.model.usage", context=context, attributes=attributes):
+                pass
+
+    plugin_trace = {
+        "provider": "fakellm",
+        "model": "fake-model",
+        "prompt_tokens": 321,
+        "output_text": "Hello",
+        "metadata": {"source": "openclaw-plugin", "run_id": "r1", "w3c_trace_id": RUN},
+    }
+
+    def send_plugin() -> None:
+        assert client.post("/v1/traces", plugin_trace)[0] == 202
+        assert daemon.writer.flush(10)
+
+    def send_exporter() -> None:
+        send_spans(f"http://127.0.0.1:{daemon.port}/v1/traces", "protobuf", exporter_spans)
+        assert daemon.writer.flush(10)
+
+    for send in (send_plugin, send_exporter) if plugin_first else (send_exporter, send_plugin):
+        send()
+    found = rows(
+        db_path,
+        "SELECT json_extract(metadata, '$.source') AS source, output_text,"
+        " coalesce(json_extract(metadata, '$.trace_id'), json_extract(metadata, '$.w3c_trace_id')) AS run"
+        " FROM llm_traces ORDER BY source",
+    )
+    assert [(row["source"], row["run"]) for row in found] == [("openclaw-plugin", RUN), ("otlp", OTHER_RUN)]
+    assert client.health()["counters"]["dedup.superseded"] == 1
+
+
+def test_without_the_plugin_other_feeds_never_run_the_deletes() -> None:
+    superseder = Superseder(Stats())
+    otlp_row = ("id", 1, "fakellm", '{"source":"otlp","trace_id":"t"}')
+    plugin_row = ("id", 1, "fakellm", '{"source":"openclaw-plugin","w3c_trace_id":"t"}')
+    api_row = ("id", 1, "fakellm", None)
+    assert not superseder.wanted({"trace": [otlp_row], "error": [otlp_row]}, now_ms=1_000_000)
+    assert not superseder.wanted({"trace": [api_row]}, now_ms=1_000_000)
+    assert superseder.wanted({"trace": [plugin_row]}, now_ms=1_000_000)
+    assert superseder.wanted({"error": [otlp_row]}, now_ms=1_000_000 + WINDOW_MS - 1)
+    assert not superseder.wanted({"error": [otlp_row]}, now_ms=1_000_000 + WINDOW_MS)
+    assert not superseder.wanted({"trace": [api_row]}, now_ms=1_000_001)

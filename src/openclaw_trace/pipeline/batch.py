@@ -20,15 +20,15 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from openclaw_trace.model import Envelope
-from openclaw_trace.pipeline.feeds import feed_counts, feed_of
+from openclaw_trace.pipeline.feeds import feed_counts
 from openclaw_trace.pipeline.ids import uuid4_strings
 from openclaw_trace.pipeline.queue import BUNDLE, inner_kinds
+from openclaw_trace.pipeline.supersede import Superseder, now_ms
 from openclaw_trace.scrub import scrub_row
 from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import immediate_transaction
@@ -40,9 +40,6 @@ _BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 _DB_UNWRITABLE_CODES = {7, 8, 10, 13, 14, 15}  # NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL
 RETRY_BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 REDACTED_COUNTER = "scrub.redacted"  # secrets taken out of stored text, in /health's counters
-SUPERSEDED_COUNTER = "dedup.superseded_errors"  # log/OTLP errors replaced by the plugin's, in /health's counters
-# How far back an error may be replaced: the plugin sends a call's error seconds after the log has it.
-SUPERSEDE_WINDOW_MS = 10 * 60_000
 
 Row = tuple[Any, ...]
 Statement = tuple[str, Sequence[Any]]
@@ -94,11 +91,6 @@ def rows_by_kind(envelopes: Sequence[Envelope]) -> dict[str, list[Row]]:
     return grouped
 
 
-def needs_supersede(grouped: dict[str, list[Row]]) -> bool:
-    """True when a batch holds errors from the plugin, the gateway log or OTLP (storage.writes.supersede_errors)."""
-    return any(feed_of("error", row[-1]) != "api" for row in grouped.get("error", ()))
-
-
 def scrub_rows(grouped: dict[str, list[Row]]) -> int:
     """Take known secrets out of the text values of ``grouped``'s rows, in place; how many were."""
     redacted = 0
@@ -122,6 +114,7 @@ class BatchWrites:
         before_insert: Callable[[], None] = lambda: None,
     ) -> None:
         self._conn = conn
+        self._superseder = Superseder(stats)
         self._scrub_secrets = scrub_secrets  # OCT_SCRUB_SECRETS
         self._stats = stats
         self._stopping = stopping
@@ -142,10 +135,10 @@ class BatchWrites:
         plain = [envelope for envelope in batch if envelope.kind != BUNDLE]
         if plain:
             pending = self._rows(plain)
-            supersede = needs_supersede(pending)
+            supersede = self._superseder.wanted(pending, now_ms())
             self._guarded(lambda: self._with_retries(lambda: self._write_plain(pending), pending), pending)
             if supersede:
-                self._supersede_errors()
+                self._superseder.run(self._conn, now_ms())
         for bundle in batch:
             if bundle.kind == BUNDLE:
                 self._write_bundle(bundle)
@@ -159,20 +152,9 @@ class BatchWrites:
             for kind, count in inner_kinds(batch).items():
                 self._stats.record_dropped(kind, "write_error", count)
 
-    def _supersede_errors(self) -> None:
-        """Let the plugin's errors replace the log's and OTLP's about the same runs (storage.writes)."""
-        try:
-            deleted = writes.supersede_errors(self._conn, time.time_ns() // 1_000_000 - SUPERSEDE_WINDOW_MS)
-        except sqlite3.Error as exc:
-            log.warning("could not replace duplicate errors by the plugin's: %s", exc)
-            return
-        if deleted:
-            self._stats.count(SUPERSEDED_COUNTER, deleted)
-            self._stats.add_unsynced(-deleted)
-
     def _rows(self, envelopes: Sequence[Envelope]) -> dict[str, list[Row]]:
         rows = rows_by_kind(envelopes)
-        self._stats.record_feeds(feed_counts(rows), time.time_ns() // 1_000_000)
+        self._stats.record_feeds(feed_counts(rows), now_ms())
         if self._scrub_secrets and (redacted := scrub_rows(rows)):
             self._stats.count(REDACTED_COUNTER, redacted)
         self._before_insert()

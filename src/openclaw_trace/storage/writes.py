@@ -113,11 +113,9 @@ def insert_rows(conn: sqlite3.Connection, kind: str, rows: Sequence[Sequence[Any
     conn.execute(insert_sql(kind, len(rows)), params)
 
 
-# The gateway log and OpenClaw's OTLP exporter report a failed model call, a retry
-# given up and a failed run too; the plugin's rows say the same with more detail
-# (provider error, HTTP status, attempts). Their rows about a run the plugin
-# reported (same W3C trace id) give way to the plugin's. Errors are few: the scan
-# covers the recent unsynced ones through the (synced, created_at) index.
+# The log's and OTLP's model-call errors, and OTLP's traces, of runs (W3C trace ids)
+# the plugin reported: see pipeline/supersede.py. The scans cover the recent unsynced
+# rows through the (synced, created_at) indexes.
 _SUPERSEDE_ERRORS = """
 DELETE FROM error_events
 WHERE synced = 0 AND created_at >= :since
@@ -125,14 +123,27 @@ WHERE synced = 0 AND created_at >= :since
   AND json_extract(metadata, '$.source') IN ('gateway_log', 'otlp')
   AND json_extract(metadata, '$.trace_id') IN (
       SELECT json_extract(metadata, '$.w3c_trace_id') FROM error_events
-      WHERE synced = 0 AND created_at >= :since
-        AND json_extract(metadata, '$.source') = 'openclaw-plugin')
+      WHERE synced = 0 AND created_at >= :since AND json_extract(metadata, '$.source') = 'openclaw-plugin'
+      UNION
+      SELECT json_extract(metadata, '$.w3c_trace_id') FROM llm_traces
+      WHERE synced = 0 AND created_at >= :since AND json_extract(metadata, '$.source') = 'openclaw-plugin')
+"""
+_SUPERSEDE_TRACES = """
+DELETE FROM llm_traces
+WHERE synced = 0 AND created_at >= :since
+  AND json_extract(metadata, '$.source') = 'otlp'
+  AND json_extract(metadata, '$.trace_id') IN (
+      SELECT json_extract(metadata, '$.w3c_trace_id') FROM llm_traces
+      WHERE synced = 0 AND created_at >= :since AND json_extract(metadata, '$.source') = 'openclaw-plugin')
 """
 
 
-def supersede_errors(conn: sqlite3.Connection, since_ms: int) -> int:
-    """Delete the log's and OTLP's model-call errors of runs the plugin reported since ``since_ms``; how many."""
-    return int(conn.execute(_SUPERSEDE_ERRORS, {"since": since_ms}).rowcount)
+def supersede_duplicates(conn: sqlite3.Connection, since_ms: int) -> int:
+    """Delete other feeds' rows about runs the plugin reported since ``since_ms``; how many."""
+    deleted = 0
+    for statement in (_SUPERSEDE_ERRORS, _SUPERSEDE_TRACES):
+        deleted += int(conn.execute(statement, {"since": since_ms}).rowcount)
+    return deleted
 
 
 def count_unsynced(conn: sqlite3.Connection, tables: Sequence[str]) -> int:
