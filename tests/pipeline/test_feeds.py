@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from openclaw_trace.daemon import Daemon
-from openclaw_trace.pipeline.feeds import FEEDS, feed_counts, feed_of
+from openclaw_trace.pipeline.feeds import FEEDS, feed_of, feed_totals, feeds_by_kind
 from tests.conftest import Client
 
 
@@ -27,8 +27,9 @@ def test_a_rows_feed_comes_from_its_kind_or_its_metadata_source() -> None:
 def test_feed_counts_of_a_batch() -> None:
     plugin = ("id", 1, "fakellm", '{"source":"openclaw-plugin"}')
     other = ("id", 1, "fakellm", None)
-    counts = feed_counts({"trace": [plugin, plugin, other], "gateway_event": [("id", 1, None)] * 3})
-    assert counts == {"plugin": 2, "api": 1, "log": 3}
+    by_kind = feeds_by_kind({"trace": [plugin, plugin, other], "gateway_event": [("id", 1, None)] * 3})
+    assert by_kind == {"trace": {"plugin": 2, "api": 1}, "gateway_event": {"log": 3}}
+    assert feed_totals(by_kind) == {"plugin": 2, "api": 1, "log": 3}
 
 
 @pytest.mark.parametrize("writer", ["thread", "process"])

@@ -118,12 +118,10 @@ def test_openclaws_exporter_spans_of_a_run_the_plugin_reported_give_way_to_the_p
 
 def test_without_the_plugin_other_feeds_never_run_the_deletes() -> None:
     superseder = Superseder(Stats())
-    otlp_row = ("id", 1, "fakellm", '{"source":"otlp","trace_id":"t"}')
-    plugin_row = ("id", 1, "fakellm", '{"source":"openclaw-plugin","w3c_trace_id":"t"}')
-    api_row = ("id", 1, "fakellm", None)
-    assert not superseder.wanted({"trace": [otlp_row], "error": [otlp_row]}, now_ms=1_000_000)
-    assert not superseder.wanted({"trace": [api_row]}, now_ms=1_000_000)
-    assert superseder.wanted({"trace": [plugin_row]}, now_ms=1_000_000)
-    assert superseder.wanted({"error": [otlp_row]}, now_ms=1_000_000 + WINDOW_MS - 1)
-    assert not superseder.wanted({"error": [otlp_row]}, now_ms=1_000_000 + WINDOW_MS)
-    assert not superseder.wanted({"trace": [api_row]}, now_ms=1_000_001)
+    otlp, plugin, api = {"otlp": 1}, {"plugin": 1}, {"api": 50}
+    assert not superseder.wanted({"trace": otlp, "error": otlp, "metric_point": {"otlp": 9}}, now_ms=1_000_000)
+    assert not superseder.wanted({"trace": api}, now_ms=1_000_000)
+    assert superseder.wanted({"trace": plugin}, now_ms=1_000_000)
+    assert superseder.wanted({"error": otlp}, now_ms=1_000_000 + WINDOW_MS - 1)
+    assert not superseder.wanted({"error": otlp}, now_ms=1_000_000 + WINDOW_MS)
+    assert not superseder.wanted({"trace": api}, now_ms=1_000_001)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from openclaw_trace.model import Envelope
-from openclaw_trace.pipeline.feeds import feed_counts
+from openclaw_trace.pipeline.feeds import feed_totals, feeds_by_kind
 from openclaw_trace.pipeline.ids import uuid4_strings
 from openclaw_trace.pipeline.queue import BUNDLE, inner_kinds
 from openclaw_trace.pipeline.supersede import Superseder, now_ms
@@ -134,8 +134,8 @@ class BatchWrites:
         """
         plain = [envelope for envelope in batch if envelope.kind != BUNDLE]
         if plain:
-            pending = self._rows(plain)
-            supersede = self._superseder.wanted(pending, now_ms())
+            pending, feeds = self._rows(plain)
+            supersede = self._superseder.wanted(feeds, now_ms())
             self._guarded(lambda: self._with_retries(lambda: self._write_plain(pending), pending), pending)
             if supersede:
                 self._superseder.run(self._conn, now_ms())
@@ -152,16 +152,18 @@ class BatchWrites:
             for kind, count in inner_kinds(batch).items():
                 self._stats.record_dropped(kind, "write_error", count)
 
-    def _rows(self, envelopes: Sequence[Envelope]) -> dict[str, list[Row]]:
+    def _rows(self, envelopes: Sequence[Envelope]) -> tuple[dict[str, list[Row]], dict[str, dict[str, int]]]:
+        """The batch's rows by kind, and how many of each kind came from each feed (counted here)."""
         rows = rows_by_kind(envelopes)
-        self._stats.record_feeds(feed_counts(rows), now_ms())
+        feeds = feeds_by_kind(rows)
+        self._stats.record_feeds(feed_totals(feeds), now_ms())
         if self._scrub_secrets and (redacted := scrub_rows(rows)):
             self._stats.count(REDACTED_COUNTER, redacted)
         self._before_insert()
-        return rows
+        return rows, feeds
 
     def _write_bundle(self, bundle: Envelope) -> None:
-        pending = self._rows(bundle.values[0])
+        pending, _ = self._rows(bundle.values[0])
         statements: Sequence[Statement] = bundle.values[1]
         self._guarded(
             lambda: self._with_retries(lambda: self._bundle_transaction(pending, statements), pending), pending

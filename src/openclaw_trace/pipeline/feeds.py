@@ -39,15 +39,25 @@ def feed_of(kind: str, metadata: object) -> str:
     return "api"
 
 
-def feed_counts(rows_by_kind: Mapping[str, Sequence[Sequence[Any]]]) -> dict[str, int]:
-    """Rows per feed of a batch grouped by kind; each row's last value is its metadata."""
-    counts: dict[str, int] = {}
+def feeds_by_kind(rows_by_kind: Mapping[str, Sequence[Sequence[Any]]]) -> dict[str, dict[str, int]]:
+    """Rows per kind and feed of a batch grouped by kind; each row's last value is its metadata."""
+    counts: dict[str, dict[str, int]] = {}
     for kind, rows in rows_by_kind.items():
+        by_feed = counts.setdefault(kind, {})
         fixed = _FEED_OF_KIND.get(kind)
         if fixed is not None:
-            counts[fixed] = counts.get(fixed, 0) + len(rows)
+            by_feed[fixed] = by_feed.get(fixed, 0) + len(rows)
             continue
         for row in rows:
             feed = feed_of(kind, row[-1])
-            counts[feed] = counts.get(feed, 0) + 1
+            by_feed[feed] = by_feed.get(feed, 0) + 1
     return counts
+
+
+def feed_totals(by_kind: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """``feeds_by_kind``'s counts summed over the kinds."""
+    totals: dict[str, int] = {}
+    for by_feed in by_kind.values():
+        for feed, count in by_feed.items():
+            totals[feed] = totals.get(feed, 0) + count
+    return totals

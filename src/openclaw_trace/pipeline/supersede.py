@@ -20,10 +20,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
-from openclaw_trace.pipeline.feeds import feed_of
 from openclaw_trace.storage import writes
 
 log = logging.getLogger("openclaw_trace.pipeline")
@@ -48,9 +47,9 @@ class Superseder:
         self._stats = stats
         self._plugin_seen_ms = -WINDOW_MS  # when a batch last held plugin rows
 
-    def wanted(self, grouped: Mapping[str, Sequence[Sequence[Any]]], now_ms: int) -> bool:
-        """Whether the batch ``grouped`` (rows by kind, metadata last) may meet a duplicate."""
-        feeds = {feed_of(kind, row[-1]) for kind in _CALL_KINDS for row in grouped.get(kind, ())}
+    def wanted(self, feeds_by_kind: Mapping[str, Mapping[str, int]], now_ms: int) -> bool:
+        """Whether a batch with these rows per kind and feed (``feeds.feeds_by_kind``) may meet a duplicate."""
+        feeds = {feed for kind in _CALL_KINDS for feed in feeds_by_kind.get(kind, ())}
         if "plugin" in feeds:
             self._plugin_seen_ms = now_ms
             return True
