@@ -45,7 +45,7 @@ def replay(daemon: Daemon, token: str = "") -> tuple[int, dict[str, Any]]:
 def test_recorded_turns_land_as_rows(daemon: Daemon) -> None:
     code, counters = replay(daemon)
     assert code == 0, counters
-    assert counters["sent"] == {"traces": 2, "errors": 1}
+    assert counters["sent"] == {"traces": 2, "errors": 2}
     assert counters["droppedTotal"] == 0
     assert daemon.writer.flush(5)
 
@@ -81,7 +81,10 @@ def test_recorded_turns_land_as_rows(daemon: Daemon) -> None:
     assert (failed["prompt_tokens"], failed["completion_tokens"], failed["total_tokens"]) == (0, 0, 0)
     assert json.loads(failed["metadata"])["run_id"] == FAILED_RUN
 
-    [error] = rows(daemon.config.db_path, "SELECT * FROM error_events")
+    crash, error = rows(daemon.config.db_path, "SELECT * FROM error_events ORDER BY error_type")
+    assert (crash["error_type"], crash["category"]) == ("crash", "server_error")
+    assert crash["message"] == "agent run failed after 1 attempt(s): 500 fake upstream failure"
+    assert json.loads(crash["metadata"])["run_id"] == FAILED_RUN
     assert {k: error[k] for k in ("error_type", "category", "severity", "message", "provider", "model")} == {
         "error_type": "llm_error",
         "category": "server_error",
@@ -103,11 +106,11 @@ def test_token_is_sent_and_a_wrong_one_is_counted_not_raised(make_daemon: Callab
 
     code, counters = replay(daemon, token="wrong")
     assert code == 1
-    assert counters["dropped"] == {"unauthorized": 3}
+    assert counters["dropped"] == {"unauthorized": 4}
     assert counters["handlerErrors"] == 0
 
     code, counters = replay(daemon, token="s3cret")
     assert code == 0, counters
     assert daemon.writer.flush(5)
     assert len(rows(daemon.config.db_path, "SELECT id FROM llm_traces")) == 2
-    assert len(rows(daemon.config.db_path, "SELECT id FROM error_events")) == 1
+    assert len(rows(daemon.config.db_path, "SELECT id FROM error_events")) == 2

@@ -75,9 +75,9 @@ test("the entry's configSchema validates with the same rules, in the loader's sh
   assert.equal(schema.safeParse({ nope: 1 }).success, false);
 });
 
-test("the README's settings table lists every setting with its default", () => {
-  const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
-  const section = readme.slice(readme.indexOf("## OpenClaw plugin"));
+test("docs/openclaw.md's settings table lists every setting with its default", () => {
+  const doc = readFileSync(new URL("../../../docs/openclaw.md", import.meta.url), "utf8");
+  const section = doc.slice(doc.indexOf("## The plugin's settings"));
   const documented = {};
   for (const match of section.matchAll(/^\| `(\w+)` \| ([^|]+) \|/gm)) documented[match[1]] = match[2].trim();
   assert.deepStrictEqual(Object.keys(documented), Object.keys(SETTINGS));
