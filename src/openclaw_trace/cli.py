@@ -1,7 +1,10 @@
-"""The ``openclaw-trace`` command: ``serve``, ``status``, ``metrics``, ``push`` and ``setup``.
+"""The ``openclaw-trace`` command: ``serve``, ``status``, ``setup``, the read commands
+(``summary``, ``cost``, ``traces``, ``trace``, ``errors``, ``sessions``, ``session``),
+``metrics`` and ``push``.
 
 Exit codes: 0 fine, 1 a failure at run time (port taken, database
-unusable, daemon unreachable), 2 bad usage or a bad setting.
+unusable, daemon unreachable), 2 bad usage or a bad setting, 3 a budget
+exceeded (``cost --budget``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from openclaw_trace import __version__, cli_metrics, cli_push, cli_setup
+from openclaw_trace import __version__, cli_metrics, cli_push, cli_read, cli_setup
 from openclaw_trace.config import SETTINGS, Config, ConfigError, default_db_path, load_config
 
 
@@ -59,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_metrics.add_parser(commands)
     cli_push.add_parser(commands)
     cli_setup.add_parser(commands)
+    cli_read.add_parsers(commands)
     return parser
 
 
@@ -76,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_push.run(args)
     if args.command == "setup":
         return cli_setup.run(args)
+    if args.command in cli_read.COMMANDS:
+        return cli_read.run(args)
     parser.print_help()
     return 2
 
