@@ -14,7 +14,6 @@ from openclaw_trace.cli import main
 from tests.read.conftest import HOUR_MS, Store
 
 
-
 @pytest.fixture
 def filled(tmp_path: Path) -> Iterator[Store]:
     import time
