@@ -10,6 +10,7 @@ back to the default.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -146,6 +147,13 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "READ_TOKEN",
+        parse_text,
+        "",
+        "When set, /api/* requires 'Authorization: Bearer <token>'. Required to listen off loopback.",
+        secret=True,
+    ),
+    Setting(
         "PRICES_FILE",
         parse_text,
         "",
@@ -254,6 +262,7 @@ class Config:
     request_timeout: float = 10.0
     idle_timeout: float = 5.0
     ingest_token: str = ""
+    read_token: str = ""
     prices_file: str = ""
     metrics_interval: float = 15.0
     gateway_pid_file: str = ""
@@ -283,6 +292,16 @@ class Config:
         if self.push_endpoint:  # credentials or a token in the URL stay out of the log
             shown["push_endpoint"] = endpoint_label(self.push_endpoint)
         return shown
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
 
 
 def settings_markdown() -> str:

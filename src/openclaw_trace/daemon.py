@@ -28,9 +28,10 @@ import uvloop
 from openclaw_trace import __version__
 from openclaw_trace.api.app import App
 from openclaw_trace.api.context import AppContext
+from openclaw_trace.api.read import ReadPool
 from openclaw_trace.api.server import HttpServer, server_config
 from openclaw_trace.collectors.system import SystemCollector
-from openclaw_trace.config import Config, ConfigError
+from openclaw_trace.config import Config, ConfigError, is_loopback
 from openclaw_trace.lifecycle import Component, freeze_startup_objects, named_target, raise_open_files_limit
 from openclaw_trace.model import EventLimits
 from openclaw_trace.pipeline.queue import IngestQueue
@@ -85,6 +86,12 @@ class Daemon:
         self.config = config
         # Before anything opens a descriptor: every client connection needs one.
         self._open_files_limit = raise_open_files_limit()
+        if not config.read_token and not is_loopback(config.host):
+            raise ConfigError(
+                "OCT_HOST",
+                config.host,
+                "off loopback the read API needs OCT_READ_TOKEN (it serves prompts and answers)",
+            )
         self.stats = Stats()
         self.queue = IngestQueue(self.stats)
         try:
@@ -122,6 +129,7 @@ class Daemon:
         )
         limits = EventLimits(max_text_bytes=config.max_text_bytes, prices=prices)
         self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__, limits=limits)
+        self.ctx.reads = ReadPool(config.db_path)
         grace_s = max(1, int(config.shutdown_timeout * HTTP_GRACE_SHARE))
         self._http_grace_s = float(grace_s)
         self._server = HttpServer(
@@ -352,6 +360,8 @@ class Daemon:
             if component.stop_after_drain:
                 self._stop_component(component, max(0.1, self._remaining_s() - 1.0))
         # Leave a moment of the deadline for the checkpoint and close.
+        if self.ctx.reads is not None:
+            self.ctx.reads.close()  # HTTP has stopped: no read is waiting for it
         drained = self.writer.stop(max(0.1, self._remaining_s() - 0.5))
         self.checkpointer.stop(max(0.1, self._remaining_s() - 0.2))
         lost = self.queue.depth()

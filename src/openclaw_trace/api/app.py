@@ -16,7 +16,7 @@ import hmac
 import logging
 from collections.abc import Callable
 
-from openclaw_trace.api import health, ingest, otlp
+from openclaw_trace.api import health, ingest, otlp, read
 from openclaw_trace.api.context import AppContext, BodyRoute, Handler
 from openclaw_trace.api.http import (
     ClientDisconnected,
@@ -78,6 +78,9 @@ class App:
             return
         try:
             methods = ROUTES.get(scope["path"])
+            if methods is None and scope["path"].startswith(read.PREFIX):
+                await read.get_read(self.ctx, scope, receive, send)
+                return
             if methods is None:
                 raise HttpError(404, f"no such path: {scope['path']}")
             route = methods.get(scope["method"])

@@ -15,6 +15,7 @@ from openclaw_trace.stats import Stats
 
 if TYPE_CHECKING:
     from openclaw_trace.api.http import Headers, RequestHead, Response
+    from openclaw_trace.api.read import ReadPool
 
 
 @dataclasses.dataclass
@@ -30,6 +31,8 @@ class AppContext:
     # Filled in by later capabilities (push); null until then, as /health promises.
     last_push_time_ms: int | None = None
     last_push_status: str | None = None
+    # The read API's threads and connections (api/read.py); None: the read API is off.
+    reads: ReadPool | None = None
 
 
 Scope = MutableMapping[str, Any]
