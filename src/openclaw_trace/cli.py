@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_push.add_parser(commands)
     cli_setup.add_parser(commands)
     cli_read.add_parsers(commands)
+    mcp = commands.add_parser("mcp", help="serve the read queries as MCP tools on stdio (for agents)")
+    mcp.add_argument("--db", help="database file (default: OCT_DB_PATH, else the per-user default)")
     return parser
 
 
@@ -82,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_setup.run(args)
     if args.command in cli_read.COMMANDS:
         return cli_read.run(args)
+    if args.command == "mcp":
+        return _mcp(args.db)
     parser.print_help()
     return 2
 
@@ -118,6 +122,20 @@ def _serve(overrides: dict[str, str]) -> int:
         print(f"openclaw-trace: cannot use database {config.db_path}: {exc}", file=sys.stderr)
         return 1
     return daemon.run()
+
+
+def _mcp(db_path: str | None) -> int:
+    if db_path is None:
+        config = _load()
+        if config is None:
+            return 2
+        db_path = config.db_path
+    try:
+        from openclaw_trace import mcp_server
+    except ImportError:
+        print("openclaw-trace: the MCP server needs its extra: pip install 'openclaw-trace[mcp]'", file=sys.stderr)
+        return 2
+    return mcp_server.run(db_path)
 
 
 def _status(url: str | None, as_json: bool) -> int:
