@@ -17,7 +17,7 @@ import dataclasses
 import sqlite3
 import time
 
-from openclaw_trace.storage import writes
+from openclaw_trace.storage import rollups, writes
 from openclaw_trace.storage.connection import immediate_transaction
 
 DATA_TABLES = tuple(writes.TABLES.values())  # the tables of events (not push_log, not positions)
@@ -157,6 +157,14 @@ MIGRATIONS: tuple[Migration, ...] = (
                 offset INTEGER NOT NULL,
                 updated_at INTEGER NOT NULL)""",
         ),
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
+        4,
+        "hourly cost and latency rollups, kept by triggers on llm_traces",
+        (*rollups.CREATE_STATEMENTS, *rollups.BACKFILL_STATEMENTS),
     ),
 )
 

@@ -15,6 +15,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from openclaw_trace.storage import rollups
+from openclaw_trace.storage.connection import immediate_transaction
+
 # Column order of the values that follow (trace_id, created_at) in a row;
 # model.trace_envelope / error_envelope build their tuples in this order.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -128,21 +131,29 @@ WHERE synced = 0 AND created_at >= :since
       SELECT json_extract(metadata, '$.w3c_trace_id') FROM llm_traces
       WHERE synced = 0 AND created_at >= :since AND json_extract(metadata, '$.source') = 'openclaw-plugin')
 """
-_SUPERSEDE_TRACES = """
-DELETE FROM llm_traces
-WHERE synced = 0 AND created_at >= :since
-  AND json_extract(metadata, '$.source') = 'otlp'
-  AND json_extract(metadata, '$.trace_id') IN (
-      SELECT json_extract(metadata, '$.w3c_trace_id') FROM llm_traces
-      WHERE synced = 0 AND created_at >= :since AND json_extract(metadata, '$.source') = 'openclaw-plugin')
+# OTLP's traces of runs the plugin reported (``t`` is the row considered).
+_SUPERSEDED_TRACE = """
+t.synced = 0 AND t.created_at >= :since
+AND json_extract(t.metadata, '$.source') = 'otlp'
+AND json_extract(t.metadata, '$.trace_id') IN (
+    SELECT json_extract(metadata, '$.w3c_trace_id') FROM llm_traces
+    WHERE synced = 0 AND created_at >= :since AND json_extract(metadata, '$.source') = 'openclaw-plugin')
 """
 
 
 def supersede_duplicates(conn: sqlite3.Connection, since_ms: int) -> int:
-    """Delete other feeds' rows about runs the plugin reported since ``since_ms``; how many."""
-    deleted = 0
-    for statement in (_SUPERSEDE_ERRORS, _SUPERSEDE_TRACES):
-        deleted += int(conn.execute(statement, {"since": since_ms}).rowcount)
+    """Delete other feeds' rows about runs the plugin reported since ``since_ms``; how many.
+
+    The deleted traces leave the hourly rollups in the same transaction (they counted them).
+    """
+    params = {"since": since_ms}
+    deleted = int(conn.execute(_SUPERSEDE_ERRORS, params).rowcount)
+    if conn.execute(f"SELECT 1 FROM llm_traces AS t WHERE {_SUPERSEDED_TRACE} LIMIT 1", params).fetchone() is None:
+        return deleted
+    with immediate_transaction(conn):
+        for statement in rollups.subtract_statements(_SUPERSEDED_TRACE):
+            conn.execute(statement, params)
+        deleted += int(conn.execute(f"DELETE FROM llm_traces AS t WHERE {_SUPERSEDED_TRACE}", params).rowcount)
     return deleted
 
 

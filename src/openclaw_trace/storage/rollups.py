@@ -1,0 +1,149 @@
+"""Hourly rollups of model calls: cost history that outlives the raw rows' retention.
+
+``cost_rollups`` holds, per hour and (provider, model, agent, channel), the
+figures the cost queries sum: calls, failed calls, tokens, cost by
+provenance, unpriced calls, latency sum and count. ``latency_rollups`` holds
+a latency histogram per hour and key, in buckets of a 1-1.5-2-3-5-7 series
+(``LATENCY_BOUNDS_MS``), for p50/p95 over windows too large to sort.
+
+Both are kept by triggers on ``llm_traces``: every insert, whichever path it
+takes (the writer's batches, its one-by-one fallback, a bundle, an import),
+adds to them inside the same statement and transaction, so rollups and rows
+can never disagree, and the writer issues no extra statement (each is a
+GIL release and re-acquire on its thread). Deleting raw rows (retention,
+space) leaves the rollups alone: that is their point. Rows removed as
+duplicates of the plugin's are taken out of the rollups by
+``subtract_statements`` in the same transaction as their delete.
+"""
+
+from __future__ import annotations
+
+# Upper bounds (ms) of the latency buckets; bucket i holds latencies ≤ bound i (and > bound i-1);
+# the last bucket holds everything above the last bound.
+LATENCY_BOUNDS_MS = (
+    1, 1.5, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1_000, 1_500, 2_000, 3_000,
+    5_000, 7_000, 10_000, 15_000, 20_000, 30_000, 50_000, 70_000, 100_000, 150_000, 200_000, 300_000, 600_000,
+)  # fmt: skip
+HOUR_MS = 3_600_000
+KEY_COLUMNS = ("hour", "provider", "model", "agent_id", "channel")
+FIGURE_COLUMNS = (
+    "calls",
+    "failed_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "total_tokens",
+    "cost_reported_usd",
+    "cost_computed_usd",
+    "unpriced_calls",
+    "latency_sum_ms",
+    "latency_count",
+)
+
+
+def _bucket_sql(value: str) -> str:
+    whens = " ".join(f"WHEN {value} <= {bound} THEN {index}" for index, bound in enumerate(LATENCY_BOUNDS_MS))
+    return f"CASE {whens} ELSE {len(LATENCY_BOUNDS_MS)} END"
+
+
+def _figures_of(row: str) -> tuple[str, ...]:
+    """Each figure of one ``llm_traces`` row named ``row`` (NEW, OLD or a table alias), as SQL."""
+    return (
+        "1",
+        f"{row}.status = 'error'",
+        f"coalesce({row}.prompt_tokens, 0)",
+        f"coalesce({row}.completion_tokens, 0)",
+        f"coalesce({row}.cache_read_tokens, 0)",
+        f"coalesce({row}.cache_write_tokens, 0)",
+        f"coalesce({row}.total_tokens, 0)",
+        f"CASE WHEN {row}.cost_source = 'reported' THEN coalesce({row}.cost_usd, 0) ELSE 0 END",
+        # A row from before cost provenance (cost_source NULL) with a cost counts as computed.
+        f"CASE WHEN {row}.cost_source = 'computed' OR ({row}.cost_source IS NULL AND {row}.cost_usd IS NOT NULL)"
+        f" THEN {row}.cost_usd ELSE 0 END",
+        f"{row}.cost_source = 'unpriced' OR {row}.cost_usd IS NULL",
+        f"coalesce({row}.latency_ms, 0)",
+        f"{row}.latency_ms IS NOT NULL",
+    )
+
+
+def _keys_of(row: str) -> tuple[str, ...]:
+    return (
+        f"{row}.created_at / {HOUR_MS} * {HOUR_MS}",
+        f"{row}.provider",
+        f"{row}.model",
+        f"coalesce({row}.agent_id, '')",
+        f"coalesce({row}.channel, '')",
+    )
+
+
+_UPSERT_FIGURES = ", ".join(f"{column} = {column} + excluded.{column}" for column in FIGURE_COLUMNS)
+_KEYS = ", ".join(KEY_COLUMNS)
+
+CREATE_STATEMENTS = (
+    f"""CREATE TABLE cost_rollups (
+        hour INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        {
+        ", ".join(
+            f"{column} {'REAL' if column.endswith(('_usd', '_ms')) else 'INTEGER'} NOT NULL"
+            for column in FIGURE_COLUMNS
+        )
+    },
+        PRIMARY KEY ({_KEYS})) WITHOUT ROWID""",
+    f"""CREATE TABLE latency_rollups (
+        hour INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        PRIMARY KEY ({_KEYS}, bucket)) WITHOUT ROWID""",
+    f"""CREATE TRIGGER llm_traces_rollup AFTER INSERT ON llm_traces BEGIN
+        INSERT INTO cost_rollups ({_KEYS}, {", ".join(FIGURE_COLUMNS)})
+        VALUES ({", ".join(_keys_of("NEW"))}, {", ".join(_figures_of("NEW"))})
+        ON CONFLICT ({_KEYS}) DO UPDATE SET {_UPSERT_FIGURES};
+        INSERT INTO latency_rollups ({_KEYS}, bucket, calls)
+        SELECT {", ".join(_keys_of("NEW"))}, {_bucket_sql("NEW.latency_ms")}, 1 WHERE NEW.latency_ms IS NOT NULL
+        ON CONFLICT ({_KEYS}, bucket) DO UPDATE SET calls = calls + 1;
+    END""",
+)
+
+
+def _grouped_insert(where: str, sign: int) -> tuple[str, str]:
+    """Statements adding (sign 1) or taking away (-1) the figures of the ``llm_traces`` rows matching ``where``."""
+    keys = ", ".join(_keys_of("t"))
+    sums = ", ".join(f"{sign} * sum({figure})" for figure in _figures_of("t"))
+    costs = (
+        f"INSERT INTO cost_rollups ({_KEYS}, {', '.join(FIGURE_COLUMNS)})"
+        f" SELECT {keys}, {sums} FROM llm_traces AS t WHERE {where} GROUP BY 1, 2, 3, 4, 5"
+        f" ON CONFLICT ({_KEYS}) DO UPDATE SET {_UPSERT_FIGURES}"
+    )
+    latencies = (
+        f"INSERT INTO latency_rollups ({_KEYS}, bucket, calls)"
+        f" SELECT {keys}, {_bucket_sql('t.latency_ms')}, {sign} * count(*) FROM llm_traces AS t"
+        f" WHERE ({where}) AND t.latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6"
+        f" ON CONFLICT ({_KEYS}, bucket) DO UPDATE SET calls = calls + excluded.calls"
+    )
+    return costs, latencies
+
+
+# The migration's backfill: the rollups of every row already stored.
+BACKFILL_STATEMENTS = _grouped_insert("1", 1)
+
+
+def subtract_statements(where: str) -> tuple[str, str]:
+    """Statements taking the rows matching ``where`` (alias ``t``) out of the rollups, before they are deleted."""
+    return _grouped_insert(where, -1)
+
+
+def delete_before(hour_ms: int) -> tuple[tuple[str, tuple[int]], ...]:
+    """Statements dropping the rollups of hours before ``hour_ms`` (their own retention)."""
+    return (
+        ("DELETE FROM cost_rollups WHERE hour < ?", (hour_ms,)),
+        ("DELETE FROM latency_rollups WHERE hour < ?", (hour_ms,)),
+    )
