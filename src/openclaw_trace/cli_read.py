@@ -157,7 +157,7 @@ def _cost(conn: sqlite3.Connection, args: argparse.Namespace, tz: datetime.tzinf
     columns = [*keys, "calls", "failed_calls", "total_tokens", "cost_usd", "unpriced_calls"]
     _print_rows(args, rows, columns, tz)
     if args.budget is not None:
-        total = costs.summary(conn, _window(args, tz), _filters(args), _now_ms(), tz).figures.cost_usd
+        total = costs.summary(conn, _window(args, tz), _filters(args), _now_ms(), tz).totals.cost_usd
         if total > args.budget:
             print(
                 f"openclaw-trace: cost {cli_format.money(total)} is over the budget of ${args.budget:g}",

@@ -180,6 +180,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Words that must all appear in the gateway's command line (case-insensitive) when no PID file is set.",
     ),
     Setting("RETENTION_DAYS", int_range(1, 3650), "3", "Rows older than this many days are deleted."),
+    Setting(
+        "ROLLUP_RETENTION_DAYS",
+        int_range(1, 3650),
+        "400",
+        "Hourly cost rollups (cost history beyond the rows) older than this many days are deleted.",
+    ),
     Setting("CLEANUP_INTERVAL", positive(parse_duration_s), "5m", "How often retention and size cleanup run."),
     Setting(
         "CLEANUP_DISK_THRESHOLD",
@@ -268,6 +274,7 @@ class Config:
     gateway_pid_file: str = ""
     gateway_process_pattern: str = "openclaw gateway"
     retention_days: int = 3
+    rollup_retention_days: int = 400
     cleanup_interval: float = 300.0
     cleanup_disk_threshold: float = 80.0
     cleanup_db_threshold_bytes: int = 1024**3

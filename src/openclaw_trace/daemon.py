@@ -170,6 +170,7 @@ class Daemon:
                 config.db_path,
                 interval_s=config.cleanup_interval,
                 retention_days=config.retention_days,
+                rollup_retention_days=config.rollup_retention_days,
                 db_threshold_bytes=config.cleanup_db_threshold_bytes,
                 disk_threshold_percent=config.cleanup_disk_threshold,
                 checkpointer=self.checkpointer,

@@ -249,6 +249,7 @@ def test_health_shows_totals_and_the_checkpointer(store: Store) -> None:
         "space_pushed",
         "space_unpushed",
         "push_log",
+        "rollups",
     }
     assert health["wal"] == {"checkpoints": 3}
 

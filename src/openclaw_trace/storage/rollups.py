@@ -42,7 +42,8 @@ FIGURE_COLUMNS = (
 )
 
 
-def _bucket_sql(value: str) -> str:
+def bucket_sql(value: str) -> str:
+    """The latency bucket of the SQL expression ``value`` (an index into LATENCY_BOUNDS_MS, or one past it)."""
     whens = " ".join(f"WHEN {value} <= {bound} THEN {index}" for index, bound in enumerate(LATENCY_BOUNDS_MS))
     return f"CASE {whens} ELSE {len(LATENCY_BOUNDS_MS)} END"
 
@@ -51,7 +52,7 @@ def _figures_of(row: str) -> tuple[str, ...]:
     """Each figure of one ``llm_traces`` row named ``row`` (NEW, OLD or a table alias), as SQL."""
     return (
         "1",
-        f"{row}.status = 'error'",
+        f"{row}.status IS 'error'",
         f"coalesce({row}.prompt_tokens, 0)",
         f"coalesce({row}.completion_tokens, 0)",
         f"coalesce({row}.cache_read_tokens, 0)",
@@ -61,7 +62,8 @@ def _figures_of(row: str) -> tuple[str, ...]:
         # A row from before cost provenance (cost_source NULL) with a cost counts as computed.
         f"CASE WHEN {row}.cost_source = 'computed' OR ({row}.cost_source IS NULL AND {row}.cost_usd IS NOT NULL)"
         f" THEN {row}.cost_usd ELSE 0 END",
-        f"{row}.cost_source = 'unpriced' OR {row}.cost_usd IS NULL",
+        # IS, not =: a NULL cost_source must give false, not NULL (the columns are NOT NULL).
+        f"{row}.cost_source IS 'unpriced' OR {row}.cost_usd IS NULL",
         f"coalesce({row}.latency_ms, 0)",
         f"{row}.latency_ms IS NOT NULL",
     )
@@ -108,7 +110,7 @@ CREATE_STATEMENTS = (
         VALUES ({", ".join(_keys_of("NEW"))}, {", ".join(_figures_of("NEW"))})
         ON CONFLICT ({_KEYS}) DO UPDATE SET {_UPSERT_FIGURES};
         INSERT INTO latency_rollups ({_KEYS}, bucket, calls)
-        SELECT {", ".join(_keys_of("NEW"))}, {_bucket_sql("NEW.latency_ms")}, 1 WHERE NEW.latency_ms IS NOT NULL
+        SELECT {", ".join(_keys_of("NEW"))}, {bucket_sql("NEW.latency_ms")}, 1 WHERE NEW.latency_ms IS NOT NULL
         ON CONFLICT ({_KEYS}, bucket) DO UPDATE SET calls = calls + 1;
     END""",
 )
@@ -125,7 +127,7 @@ def _grouped_insert(where: str, sign: int) -> tuple[str, str]:
     )
     latencies = (
         f"INSERT INTO latency_rollups ({_KEYS}, bucket, calls)"
-        f" SELECT {keys}, {_bucket_sql('t.latency_ms')}, {sign} * count(*) FROM llm_traces AS t"
+        f" SELECT {keys}, {bucket_sql('t.latency_ms')}, {sign} * count(*) FROM llm_traces AS t"
         f" WHERE ({where}) AND t.latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6"
         f" ON CONFLICT ({_KEYS}, bucket) DO UPDATE SET calls = calls + excluded.calls"
     )

@@ -175,8 +175,8 @@ def current_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection) -> list[int]:
-    """Apply every migration newer than the database; return the versions applied.
+def migrate(conn: sqlite3.Connection, up_to: int = LATEST_VERSION) -> list[int]:
+    """Apply every migration newer than the database (up to ``up_to``); return the versions applied.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``). Refuses a
     database written by a newer version rather than guessing at it.
@@ -189,7 +189,7 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
         )
     applied: list[int] = []
     for migration in MIGRATIONS:
-        if migration.version <= version:
+        if migration.version <= version or migration.version > up_to:
             continue
         with immediate_transaction(conn):
             conn.execute(

@@ -39,6 +39,7 @@ from typing import Any, Protocol, TypeVar
 
 from openclaw_trace.lifecycle import ThreadedPart
 from openclaw_trace.stats import Stats
+from openclaw_trace.storage import rollups
 from openclaw_trace.storage.connection import file_size
 from openclaw_trace.storage.schema import DATA_TABLES
 from openclaw_trace.storage.writes import checkpoint
@@ -52,7 +53,7 @@ VACUUM_STEP_PAGES = 1024  # 4 MiB of 4 KiB pages per writer call
 DB_TARGET_SHARE = 0.9  # once over the size threshold, delete down to 90 % of it: not a few rows every cycle
 DISK_LAST_RESORT_PERCENT = 98.0
 FIRST_RUN_DELAY_S = 5.0
-DELETION_REASONS = ("retention_pushed", "retention_unpushed", "space_pushed", "space_unpushed", "push_log")
+DELETION_REASONS = ("retention_pushed", "retention_unpushed", "space_pushed", "space_unpushed", "push_log", "rollups")
 
 
 class WriterCalls(Protocol):
@@ -128,6 +129,11 @@ def delete_push_log_before(conn: sqlite3.Connection, cutoff_ms: int) -> int:
     return max(0, conn.execute("DELETE FROM push_log WHERE started_at < ?", (cutoff_ms,)).rowcount)
 
 
+def delete_rollups_before(conn: sqlite3.Connection, cutoff_ms: int) -> int:
+    """Delete the hourly rollups of hours before ``cutoff_ms`` (their own, longer retention); the count."""
+    return sum(max(0, conn.execute(sql, params).rowcount) for sql, params in rollups.delete_before(cutoff_ms))
+
+
 def vacuum_step(conn: sqlite3.Connection, pages: int) -> int:
     """Return up to ``pages`` free pages to the file system; the free pages left.
 
@@ -177,6 +183,7 @@ class StorageUpkeep(ThreadedPart):
         retention_days: int,
         db_threshold_bytes: int,
         disk_threshold_percent: float,
+        rollup_retention_days: int = 400,
         disk_last_resort_percent: float = DISK_LAST_RESORT_PERCENT,
         disk_percent: Callable[[str], float] = volume_percent,
         checkpointer: CheckpointerHealth | None = None,
@@ -190,6 +197,7 @@ class StorageUpkeep(ThreadedPart):
         self._db_path = db_path
         self._interval_s = interval_s
         self._retention_ms = retention_days * DAY_MS
+        self._rollup_retention_ms = rollup_retention_days * DAY_MS
         self._db_threshold = db_threshold_bytes
         self._disk_threshold = disk_threshold_percent
         self._disk_last_resort = max(disk_last_resort_percent, disk_threshold_percent)
@@ -268,6 +276,8 @@ class StorageUpkeep(ThreadedPart):
                 if count == 0:
                     break
         deleted["push_log"] += self._writer.call(functools.partial(delete_push_log_before, cutoff_ms=cutoff))
+        rollup_cutoff = now_ms - self._rollup_retention_ms
+        deleted["rollups"] += self._writer.call(functools.partial(delete_rollups_before, cutoff_ms=rollup_cutoff))
 
         live = self._writer.call(live_bytes, transaction=False)
         disk = self._measure_disk()
