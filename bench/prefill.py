@@ -23,7 +23,7 @@ from openclaw_trace.storage import schema
 from openclaw_trace.storage.connection import open_write_connection
 
 # Bump when the rows change shape, so an old cache is not reused.
-PREFILL_FORMAT = 1
+PREFILL_FORMAT = 3
 TRANSACTION_ROWS = 100_000
 # Rows at the end of the table left unpushed, as if the pusher were behind.
 UNSYNCED_TAIL = 5_000

@@ -8,9 +8,10 @@ import sqlite3
 import pytest
 
 from openclaw_trace.read.costs import cost, parse_group_keys, summary
+from openclaw_trace.read.figures import utc_offsets
 from openclaw_trace.read.filters import Filters
 from openclaw_trace.read.problems import BadQuery
-from openclaw_trace.read.window import Window
+from openclaw_trace.read.window import Window, zone
 from tests.read.conftest import HOUR_MS, NOW_MS, Store
 
 UTC = datetime.UTC
@@ -135,3 +136,23 @@ def test_bad_group_keys() -> None:
         with pytest.raises(BadQuery, match=message):
             parse_group_keys(by)
     assert parse_group_keys("day, model") == ("day", "model")
+
+
+def test_days_follow_the_zone_through_a_dst_change(store: Store, reader: sqlite3.Connection) -> None:
+    paris = zone("Europe/Paris")
+
+    # Paris leaves summer time on 2026-10-25 at 01:00 UTC (03:00 → 02:00 local).
+    def at(text: str) -> int:
+        return int(datetime.datetime.fromisoformat(text).timestamp() * 1000)
+
+    store.call(at("2026-10-24T22:30:00+00:00"), cost_usd=1.0, cost_source="reported")  # 00:30 on the 25th (UTC+2)
+    store.call(at("2026-10-25T22:30:00+00:00"), cost_usd=2.0, cost_source="reported")  # 23:30 on the 25th (UTC+1)
+    store.call(at("2026-10-25T23:30:00+00:00"), cost_usd=4.0, cost_source="reported")  # 00:30 on the 26th
+    window = Window(at("2026-10-24T00:00:00+00:00"), at("2026-10-27T00:00:00+00:00"))
+    rows = cost(reader, window, Filters(), ("day",), paris)
+    assert [(r["day"], r["cost_usd"]) for r in rows] == [("2026-10-25", 3.0), ("2026-10-26", 4.0)]
+    hours = cost(reader, window, Filters(), ("hour",), paris)
+    assert [r["hour"] for r in hours] == ["2026-10-25 00:00", "2026-10-25 23:00", "2026-10-26 00:00"]
+    changes = utc_offsets(window, paris)
+    assert [offset for _, offset in changes] == [7_200_000, 3_600_000]
+    assert abs(changes[1][0] - at("2026-10-25T01:00:00+00:00")) <= 900_000

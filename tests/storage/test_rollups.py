@@ -78,7 +78,7 @@ def expected(kept: list[dict[str, Any]]) -> tuple[dict[tuple[Any, ...], dict[str
         if call["latency_ms"] is not None:
             into["latency_sum_ms"] += call["latency_ms"]
             into["latency_count"] += 1
-            buckets[(*key, bisect.bisect_left(LATENCY_BOUNDS_MS, call["latency_ms"]))] += 1
+            buckets[(*key[:3], bisect.bisect_left(LATENCY_BOUNDS_MS, call["latency_ms"]))] += 1
     return figures, buckets
 
 
@@ -91,10 +91,9 @@ def stored(conn: Any, since_hour: int) -> tuple[dict[tuple[Any, ...], dict[str, 
         key = tuple(record.pop(column) for column in ("hour", "provider", "model", "agent_id", "channel"))
         figures[key] = record
     buckets = {
-        tuple(row[:6]): row[6]
+        tuple(row[:4]): row[4]
         for row in conn.execute(
-            "SELECT hour, provider, model, agent_id, channel, bucket, calls FROM latency_rollups"
-            " WHERE hour >= ? AND calls != 0",
+            "SELECT hour, provider, model, bucket, calls FROM latency_rollups WHERE hour >= ? AND calls != 0",
             (since_hour,),
         )
     }
@@ -190,7 +189,7 @@ def test_the_migration_builds_rollups_for_rows_already_stored(tmp_path: Path) ->
             "status": "ok", "prompt_tokens": 7, "completion_tokens": 1, "cost": (0.25, None),
             "latency_ms": 12.0}  # fmt: skip
     writes.insert_rows(conn, "trace", [row_of(call), row_of(call)])
-    assert schema.migrate(conn) == [4]
+    assert schema.migrate(conn) == [4, 5]
     figures, buckets = stored(conn, 0)
     assert figures[(BASE_MS, "p", "m", "", "")]["calls"] == 2
     assert figures[(BASE_MS, "p", "m", "", "")]["cost_computed_usd"] == pytest.approx(0.5)

@@ -6,8 +6,7 @@ are counted apart as ``unpriced_calls``, never added as $0.
 
 The figures come from ``read.figures``: the hourly rollups for a window's
 whole hours (cost history outlives the raw rows), raw rows at its edges.
-Day and hour buckets are taken in the caller's time zone: the figures come
-labelled by quarter hour and are folded here into days or hours of that zone.
+Day and hour buckets are taken in the caller's time zone (see ``read.figures``).
 """
 
 from __future__ import annotations
@@ -53,19 +52,26 @@ def _total(conn: sqlite3.Connection, window: Window, filters: Filters) -> Figure
 
 def summary(conn: sqlite3.Connection, window: Window, filters: Filters, now_ms: int, tz: datetime.tzinfo) -> Summary:
     """Calls, tokens, cost by provenance, errors and latency of a window; cost of today, 7 d and 30 d."""
-    total = _total(conn, window, filters)
+    totals: dict[Window, Figures] = {}  # a period equal to the window (since=30d) is read once
+
+    def total_of(period: Window) -> Figures:
+        if period not in totals:
+            totals[period] = _total(conn, period, filters)
+        return totals[period]
+
+    total = total_of(window)
     where, params = in_window(window)
     extra, extra_params = filters.clause(with_status=False)
     errors = conn.execute(f"SELECT count(*) FROM error_events WHERE {where}{extra}", params + extra_params).fetchone()
     p50, p95 = figures.percentiles(conn, window, filters, (0.50, 0.95))
     periods = {
-        "today": Window(day_start_ms(now_ms, tz), now_ms + 1),
-        "7d": Window(now_ms - 7 * 86_400_000, now_ms + 1),
-        "30d": Window(now_ms - 30 * 86_400_000, now_ms + 1),
+        "today": Window(day_start_ms(now_ms, tz), now_ms),
+        "7d": Window(now_ms - 7 * 86_400_000, now_ms),
+        "30d": Window(now_ms - 30 * 86_400_000, now_ms),
     }
     cost_periods = {}
     for name, period in periods.items():
-        period_figures = _total(conn, period, filters)
+        period_figures = total_of(period) if period.until_ms > period.since_ms else Figures()
         cost_periods[name] = {
             "cost_usd": round(period_figures.cost_usd, 6),
             "calls": period_figures.calls,
@@ -96,8 +102,8 @@ def cost(
 ) -> list[dict[str, Any]]:
     """The figures per group of ``by`` keys, groups by cost (time keys: by time), at most ``limit`` groups."""
     groups: dict[tuple[Any, ...], Figures] = {}
-    for quarters, found in figures.grouped(conn, window, filters, by).items():
-        label = tuple(_label(key, value, tz) for key, value in zip(by, quarters, strict=True))
+    for numbers, found in figures.grouped(conn, window, filters, by, tz).items():
+        label = tuple(_label(key, value) for key, value in zip(by, numbers, strict=True))
         groups.setdefault(label, Figures()).merge(found)
     time_keys = [index for index, key in enumerate(by) if KEY_COLUMNS[key] is None]
     if time_keys:
@@ -108,8 +114,13 @@ def cost(
     return [{**dict(zip(by, label, strict=True)), **found.public()} for label, found in shown]
 
 
-def _label(key: str, value: Any, tz: datetime.tzinfo) -> Any:
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def _label(key: str, value: Any) -> Any:
+    """A group's label: the key's value, or for a time key the local day or hour its number stands for."""
     if KEY_COLUMNS[key] is not None:
         return value
-    moment = datetime.datetime.fromtimestamp(int(value) * figures.QUARTER_MS / 1000, tz)
-    return moment.strftime("%Y-%m-%d") if key == "day" else moment.strftime("%Y-%m-%d %H:00")
+    if key == "day":
+        return (_EPOCH + datetime.timedelta(days=int(value))).strftime("%Y-%m-%d")
+    return (_EPOCH + datetime.timedelta(hours=int(value))).strftime("%Y-%m-%d %H:00")

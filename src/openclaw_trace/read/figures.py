@@ -7,17 +7,21 @@ edges, read from ``llm_traces``. The rollups key calls by provider, model,
 agent and channel only: a filter or a grouping on the session or the status
 reads raw rows for the whole window.
 
-Groups are labelled by quarter hour for the time keys (``day``, ``hour``):
-the caller folds quarters into days or hours of its time zone. Rollup hours
+The time keys (``day``, ``hour``) are worked out in SQL, in the caller's
+time zone: the zone's UTC offsets through the window (a DST change is one
+more ``WHEN``) are added to each time before it is divided into local days
+or hours, so SQL returns one row per local day and key, and a group is
+labelled by its local day (or hour) number since 1970-01-01. Rollup hours
 are whole UTC hours, so in a zone whose offset is not a whole hour a day's
 first or last half hour is counted in the neighbouring day.
 """
 
 from __future__ import annotations
 
+import datetime
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from openclaw_trace.read.filters import Filters, in_window
@@ -25,6 +29,7 @@ from openclaw_trace.read.window import Window
 from openclaw_trace.storage.rollups import FIGURE_COLUMNS, HOUR_MS, LATENCY_BOUNDS_MS, bucket_sql
 
 QUARTER_MS = 900_000
+DAY_MS = 86_400_000
 # Group keys → (raw column, rollup column); None: a time key (labelled by quarter hour).
 KEY_COLUMNS: dict[str, tuple[str, str] | None] = {
     "model": ("model", "model"),
@@ -52,9 +57,6 @@ _RAW_FIGURES = """
     sum(latency_ms) AS latency_sum_ms,
     count(latency_ms) AS latency_count
 """
-_ROLLUP_FIGURES = ", ".join(f"sum({column}) AS {column}" for column in FIGURE_COLUMNS) + (
-    ", sum(cost_reported_usd) + sum(cost_computed_usd) AS cost_usd"
-)
 
 
 @dataclass
@@ -74,12 +76,14 @@ class Figures:
     latency_count: int = 0
 
     def add(self, row: sqlite3.Row) -> None:
-        for name in asdict(self):
-            setattr(self, name, getattr(self, name) + (row[name] or 0))
+        for name in FIGURE_NAMES:
+            value = row[name]
+            if value:
+                setattr(self, name, getattr(self, name) + value)
 
     def merge(self, other: Figures) -> None:
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
+        for name in FIGURE_NAMES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def public(self) -> dict[str, Any]:
         """The figures as the CLI's --json and the API show them."""
@@ -89,6 +93,14 @@ class Figures:
         shown["error_rate"] = round(self.failed_calls / self.calls, 4) if self.calls else 0.0
         shown["latency_avg_ms"] = round(self.latency_sum_ms / self.latency_count, 1) if self.latency_count else None
         return shown
+
+
+FIGURE_NAMES = tuple(field.name for field in fields(Figures))
+# The rollups' sums in the order of FIGURE_NAMES (as _RAW_FIGURES has them).
+_ROLLUP_FIGURES = ", ".join(
+    "sum(cost_reported_usd) + sum(cost_computed_usd)" if name == "cost_usd" else f"sum({name})" for name in FIGURE_NAMES
+)
+assert set(FIGURE_NAMES) == {*FIGURE_COLUMNS, "cost_usd"}
 
 
 def rollups_answer(filters: Filters, by: Sequence[str]) -> bool:
@@ -107,32 +119,38 @@ def split(window: Window) -> tuple[Window | None, list[Window]]:
 
 
 def grouped(
-    conn: sqlite3.Connection, window: Window, filters: Filters, by: Sequence[str]
+    conn: sqlite3.Connection,
+    window: Window,
+    filters: Filters,
+    by: Sequence[str],
+    tz: datetime.tzinfo = datetime.UTC,
 ) -> dict[tuple[Any, ...], Figures]:
-    """Figures per group of ``by`` keys (time keys as quarter-hour numbers); ``()`` for no keys."""
+    """Figures per group of ``by`` keys (time keys as local day or hour numbers in ``tz``); ``()`` for none."""
+    offsets = utc_offsets(window, tz) if any(KEY_COLUMNS[key] is None for key in by) else []
     hours, edges = split(window) if rollups_answer(filters, by) else (None, [window])
-    groups: dict[tuple[Any, ...], Figures] = {}
+    groups: dict[tuple[Any, ...], list[Any]] = {}  # label → sums in the order of FIGURE_NAMES
     for raw_window in edges:
         where, params = in_window(raw_window)
         extra, extra_params = filters.clause()
-        selected = _selected(by, raw=True)
+        selected = _selected(by, "created_at", offsets)
         sql = f"SELECT {selected}{_RAW_FIGURES} FROM llm_traces WHERE {where}{extra}{_grouping(by)}"
-        _add(groups, conn.execute(sql, params + extra_params), by)
+        _add(groups, _tuples(conn, sql, params + extra_params), by)
     if hours is not None:
         extra, extra_params = filters.clause(with_status=False)
         sql = (
-            f"SELECT {_selected(by, raw=False)}{_ROLLUP_FIGURES} FROM cost_rollups"
+            f"SELECT {_selected(by, 'hour', offsets)}{_ROLLUP_FIGURES} FROM cost_rollups"
             f" WHERE hour >= ? AND hour < ?{extra}{_grouping(by)}"
         )
-        _add(groups, conn.execute(sql, [hours.since_ms, hours.until_ms, *extra_params]), by)
-    return groups
+        _add(groups, _tuples(conn, sql, [hours.since_ms, hours.until_ms, *extra_params]), by)
+    return {label: Figures(*sums) for label, sums in groups.items()}
 
 
 def percentiles(
     conn: sqlite3.Connection, window: Window, filters: Filters, fractions: Sequence[float]
 ) -> list[float | None]:
     """Latency at each fraction: exact from raw rows, or a bucket's upper bound where rollups answer."""
-    if not rollups_answer(filters, ()):
+    # The latency histogram keys on provider and model only.
+    if not rollups_answer(filters, ()) or filters.agent_id is not None or filters.channel is not None:
         return _exact_percentiles(conn, window, filters, fractions)
     hours, edges = split(window)
     counts = [0] * (len(LATENCY_BOUNDS_MS) + 1)
@@ -187,14 +205,47 @@ def _exact_percentiles(
     return found
 
 
-def _selected(by: Sequence[str], raw: bool) -> str:
+def utc_offsets(window: Window, tz: datetime.tzinfo) -> list[tuple[int, int]]:
+    """``[(from_ms, offset_ms), …]``: the zone's UTC offset from each instant on, through the window."""
+
+    def offset_at(ms: int) -> int:
+        moment = datetime.datetime.fromtimestamp(ms / 1000, tz)
+        delta = moment.utcoffset()
+        return int(delta.total_seconds() * 1000) if delta is not None else 0
+
+    found = [(window.since_ms, offset_at(window.since_ms))]
+    step_ms = DAY_MS // 2  # zones change offset at most twice a year, never twice in half a day
+    probe = window.since_ms
+    while probe < window.until_ms:
+        following = min(probe + step_ms, window.until_ms)
+        if offset_at(following) != found[-1][1]:
+            low, high = probe, following  # the change lies in (low, high]: narrow it to the quarter hour
+            while high - low > QUARTER_MS:
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset_at(middle) == found[-1][1] else (low, middle)
+            found.append((high, offset_at(high)))
+        probe = following
+    return found
+
+
+def _local(column: str, offsets: list[tuple[int, int]]) -> str:
+    """``column`` (Unix ms) shifted to local time by the zone's offsets."""
+    if len(offsets) == 1:
+        return f"({column} + {offsets[0][1]})"
+    whens = " ".join(f"WHEN {column} < {start} THEN {offset}" for (start, _), (_, offset) in
+                     zip(offsets[1:], offsets, strict=False))  # fmt: skip
+    return f"({column} + CASE {whens} ELSE {offsets[-1][1]} END)"
+
+
+def _selected(by: Sequence[str], time_column: str, offsets: list[tuple[int, int]]) -> str:
     columns = []
     for index, key in enumerate(by):
         pair = KEY_COLUMNS[key]
         if pair is None:
-            column = f"created_at / {QUARTER_MS}" if raw else f"hour / {QUARTER_MS}"
+            unit = DAY_MS if key == "day" else HOUR_MS
+            column = f"{_local(time_column, offsets)} / {unit}"
         else:
-            column = pair[0] if raw else f"nullif({pair[1]}, '')"
+            column = pair[0] if time_column == "created_at" else f"nullif({pair[1]}, '')"
         columns.append(f"{column} AS k{index}, ")
     return "".join(columns)
 
@@ -203,9 +254,24 @@ def _grouping(by: Sequence[str]) -> str:
     return " GROUP BY " + ", ".join(f"k{index}" for index in range(len(by))) if by else ""
 
 
-def _add(groups: dict[tuple[Any, ...], Figures], rows: Any, by: Sequence[str]) -> None:
+def _tuples(conn: sqlite3.Connection, sql: str, params: list[Any]) -> sqlite3.Cursor:
+    """Rows as plain tuples: thousands of rollup rows are summed, and a Row per row cost more than the query."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return cursor.execute(sql, params)
+
+
+def _add(groups: dict[tuple[Any, ...], list[Any]], rows: sqlite3.Cursor, by: Sequence[str]) -> None:
+    keys = len(by)
     for row in rows:
-        if not by and not row["calls"]:
-            continue  # an aggregate over no row is one row of NULLs
-        label = tuple(row[f"k{index}"] for index in range(len(by)))
-        groups.setdefault(label, Figures()).add(row)
+        values = row[keys:]
+        if not values[0]:
+            continue  # no calls: an aggregate over no row is one row of NULLs
+        label = row[:keys]
+        sums = groups.get(label)
+        if sums is None:
+            groups[label] = [value or 0 for value in values]
+        else:
+            for index, value in enumerate(values):
+                if value:
+                    sums[index] += value

@@ -91,7 +91,9 @@ def traces(
 
 def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any]:
     """One trace whole: its text and metadata too."""
-    row = conn.execute("SELECT * FROM llm_traces WHERE trace_id = ?", (trace_id,)).fetchone()
+    # trace_id has no index (random keys would halve the insert rate): scan from the newest,
+    # where the calls people look up are, and stop at the one match.
+    row = conn.execute("SELECT * FROM llm_traces WHERE trace_id = ? ORDER BY id DESC LIMIT 1", (trace_id,)).fetchone()
     if row is None:
         raise NotFound("trace", trace_id)
     return _whole(row)
@@ -158,12 +160,12 @@ def session(conn: sqlite3.Connection, session_id: str, limit: int | None = None)
     cap = checked_limit(limit, 500)
     calls = conn.execute(
         f"SELECT 'call' AS kind, {', '.join(TRACE_LIST_COLUMNS)} FROM llm_traces WHERE session_id = ?"
-        " ORDER BY created_at LIMIT ?",
+        " ORDER BY session_id, created_at LIMIT ?",
         (session_id, cap),
     ).fetchall()
     failures = conn.execute(
         f"SELECT 'error' AS kind, {', '.join(ERROR_LIST_COLUMNS)} FROM error_events WHERE session_id = ?"
-        " ORDER BY created_at LIMIT ?",
+        " ORDER BY session_id, created_at LIMIT ?",
         (session_id, cap),
     ).fetchall()
     if not calls and not failures:

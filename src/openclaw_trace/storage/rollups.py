@@ -3,8 +3,10 @@
 ``cost_rollups`` holds, per hour and (provider, model, agent, channel), the
 figures the cost queries sum: calls, failed calls, tokens, cost by
 provenance, unpriced calls, latency sum and count. ``latency_rollups`` holds
-a latency histogram per hour and key, in buckets of a 1-1.5-2-3-5-7 series
-(``LATENCY_BOUNDS_MS``), for p50/p95 over windows too large to sort.
+a latency histogram per hour, provider and model, in buckets of a
+1-1.5-2-3-5-7 series (``LATENCY_BOUNDS_MS``), for p50/p95 over windows too
+large to sort (keyed on less than the costs: it has a row per bucket, and
+a month of it is read for every summary).
 
 Both are kept by triggers on ``llm_traces``: every insert, whichever path it
 takes (the writer's batches, its one-by-one fallback, a bundle, an import),
@@ -26,6 +28,7 @@ LATENCY_BOUNDS_MS = (
 )  # fmt: skip
 HOUR_MS = 3_600_000
 KEY_COLUMNS = ("hour", "provider", "model", "agent_id", "channel")
+LATENCY_KEY_COLUMNS = ("hour", "provider", "model")
 FIGURE_COLUMNS = (
     "calls",
     "failed_calls",
@@ -81,6 +84,7 @@ def _keys_of(row: str) -> tuple[str, ...]:
 
 _UPSERT_FIGURES = ", ".join(f"{column} = {column} + excluded.{column}" for column in FIGURE_COLUMNS)
 _KEYS = ", ".join(KEY_COLUMNS)
+_LATENCY_KEYS = ", ".join(LATENCY_KEY_COLUMNS)
 
 CREATE_STATEMENTS = (
     f"""CREATE TABLE cost_rollups (
@@ -100,18 +104,16 @@ CREATE_STATEMENTS = (
         hour INTEGER NOT NULL,
         provider TEXT NOT NULL,
         model TEXT NOT NULL,
-        agent_id TEXT NOT NULL,
-        channel TEXT NOT NULL,
         bucket INTEGER NOT NULL,
         calls INTEGER NOT NULL,
-        PRIMARY KEY ({_KEYS}, bucket)) WITHOUT ROWID""",
+        PRIMARY KEY ({_LATENCY_KEYS}, bucket)) WITHOUT ROWID""",
     f"""CREATE TRIGGER llm_traces_rollup AFTER INSERT ON llm_traces BEGIN
         INSERT INTO cost_rollups ({_KEYS}, {", ".join(FIGURE_COLUMNS)})
         VALUES ({", ".join(_keys_of("NEW"))}, {", ".join(_figures_of("NEW"))})
         ON CONFLICT ({_KEYS}) DO UPDATE SET {_UPSERT_FIGURES};
-        INSERT INTO latency_rollups ({_KEYS}, bucket, calls)
-        SELECT {", ".join(_keys_of("NEW"))}, {bucket_sql("NEW.latency_ms")}, 1 WHERE NEW.latency_ms IS NOT NULL
-        ON CONFLICT ({_KEYS}, bucket) DO UPDATE SET calls = calls + 1;
+        INSERT INTO latency_rollups ({_LATENCY_KEYS}, bucket, calls)
+        SELECT {", ".join(_keys_of("NEW")[:3])}, {bucket_sql("NEW.latency_ms")}, 1 WHERE NEW.latency_ms IS NOT NULL
+        ON CONFLICT ({_LATENCY_KEYS}, bucket) DO UPDATE SET calls = calls + 1;
     END""",
 )
 
@@ -125,11 +127,12 @@ def _grouped_insert(where: str, sign: int) -> tuple[str, str]:
         f" SELECT {keys}, {sums} FROM llm_traces AS t WHERE {where} GROUP BY 1, 2, 3, 4, 5"
         f" ON CONFLICT ({_KEYS}) DO UPDATE SET {_UPSERT_FIGURES}"
     )
+    latency_keys = ", ".join(_keys_of("t")[:3])
     latencies = (
-        f"INSERT INTO latency_rollups ({_KEYS}, bucket, calls)"
-        f" SELECT {keys}, {bucket_sql('t.latency_ms')}, {sign} * count(*) FROM llm_traces AS t"
-        f" WHERE ({where}) AND t.latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6"
-        f" ON CONFLICT ({_KEYS}, bucket) DO UPDATE SET calls = calls + excluded.calls"
+        f"INSERT INTO latency_rollups ({_LATENCY_KEYS}, bucket, calls)"
+        f" SELECT {latency_keys}, {bucket_sql('t.latency_ms')}, {sign} * count(*) FROM llm_traces AS t"
+        f" WHERE ({where}) AND t.latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4"
+        f" ON CONFLICT ({_LATENCY_KEYS}, bucket) DO UPDATE SET calls = calls + excluded.calls"
     )
     return costs, latencies
 
