@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.reads
 	$(BIN)/python -m bench.gc_pause
 	$(BIN)/python -m bench.scrub_cost
 	$(BIN)/python -m bench.instructions

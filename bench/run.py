@@ -11,10 +11,12 @@ Results: a Markdown table on stdout and a JSON file in bench/results/. See docs/
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,48 @@ def run_scenario(scenario: Scenario, source_db: Path, prefill_rows: int, duratio
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
+class ReadPoller:
+    """Asks the read API for a summary, cost by day and model, and traces once a second, on its own thread."""
+
+    PATHS = ("/api/v1/summary?since=30d", "/api/v1/cost?since=30d&by=day,model", "/api/v1/traces?limit=50")
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._stop = threading.Event()
+        self._took_ms: list[float] = []
+        self._failures = 0
+        self._thread = threading.Thread(target=self._run, name="bench-read-poller", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> dict[str, float | int]:
+        self._stop.set()
+        self._thread.join(30)
+        took = sorted(self._took_ms)
+        p95 = took[min(len(took) - 1, int(0.95 * len(took)))] if took else 0.0
+        return {"requests": len(took), "failures": self._failures, "p95_ms": round(p95, 1)}
+
+    def _run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=30)
+        while not self._stop.wait(1.0):
+            for path in self.PATHS:
+                started = time.perf_counter()
+                try:
+                    conn.request("GET", path)
+                    response = conn.getresponse()
+                    response.read()
+                    ok = response.status == 200
+                except (OSError, http.client.HTTPException):
+                    ok = False
+                    conn.close()
+                if ok:
+                    self._took_ms.append((time.perf_counter() - started) * 1000)
+                else:
+                    self._failures += 1
+        conn.close()
+
+
 def measure(scenario: Scenario, server: ServerProcess, duration_s: float, work_dir: Path, outcome: Outcome) -> None:
     """Run the load (or stay idle) and fill in the rates, latencies and CPU of ``outcome``."""
     is_daemon = scenario.server == "daemon"
@@ -148,11 +192,18 @@ def measure(scenario: Scenario, server: ServerProcess, duration_s: float, work_d
     threads_before = server.thread_cpu_seconds()
     cpu_before, started = server.cpu_seconds(), time.monotonic()
     wrk: WrkResult | None = None
+    poller = ReadPoller(server.port) if scenario.poll_reads else None
     with HostPauseProbe() as probe:
-        if scenario.body == "none":
-            time.sleep(duration_s)
-        else:
-            wrk = run_wrk(server.url, load_for(scenario, duration_s), work_dir)
+        if poller is not None:
+            poller.start()
+        try:
+            if scenario.body == "none":
+                time.sleep(duration_s)
+            else:
+                wrk = run_wrk(server.url, load_for(scenario, duration_s), work_dir)
+        finally:
+            if poller is not None:
+                outcome.raw["reads"] = poller.stop()
     assert probe.result is not None
     outcome.host_pauses = len(probe.result.delays_ms)
     outcome.host_pause_max_ms = max(probe.result.delays_ms, default=0.0)

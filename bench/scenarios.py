@@ -119,6 +119,8 @@ class Scenario:
     # made minutes apart measures the drift as much as the code.
     paired_with: str | None = None
     min_runs: int = 1  # runs even without --repeat (not with --quick): one pair can be far off
+    # A client that asks the read API for summary, cost and traces every second during the load.
+    poll_reads: bool = False
     target: str = ""
     check: Check | None = None
 
@@ -359,6 +361,14 @@ def _variant(base: str, suffix: str, description: str, **changes: Any) -> Scenar
 
 _PROCESS = (("OCT_WRITER", "process"),)
 SCENARIOS += (
+    _variant(
+        "steady-20k",
+        "reads",
+        "steady-20k while a client polls the read API (30-day summary, cost by day and model, traces) every second",
+        poll_reads=True,
+        target="0 drops, p99 ≤ 5 ms",
+        check=_check_steady_20k,
+    ),
     # The method before 2026-12-01: the whole daemon on core 0, beside wrk's core.
     _variant("steady-20k", "one-core", "steady-20k with the daemon confined to core 0", server_cpus="0"),
     _variant(

@@ -153,7 +153,9 @@ def _summary(conn: sqlite3.Connection, args: argparse.Namespace, tz: datetime.tz
 
 def _cost(conn: sqlite3.Connection, args: argparse.Namespace, tz: datetime.tzinfo) -> int:
     keys = costs.parse_group_keys(args.by)
-    rows = costs.cost(conn, _window(args, tz), _filters(args), keys, tz, args.limit)
+    now_ms = _now_ms()
+    window = parse_window(args.since, args.until, now_ms, tz)
+    rows = costs.cost(conn, window, _filters(args), keys, tz, args.limit, now_ms)
     columns = [*keys, "calls", "failed_calls", "total_tokens", "cost_usd", "unpriced_calls"]
     _print_rows(args, rows, columns, tz)
     if args.budget is not None:

@@ -156,3 +156,16 @@ def test_days_follow_the_zone_through_a_dst_change(store: Store, reader: sqlite3
     changes = utc_offsets(window, paris)
     assert [offset for _, offset in changes] == [7_200_000, 3_600_000]
     assert abs(changes[1][0] - at("2026-10-25T01:00:00+00:00")) <= 900_000
+
+
+def test_a_window_to_now_takes_its_current_hour_whole_from_the_rollups(
+    store: Store, reader: sqlite3.Connection
+) -> None:
+    # No call is stored after now: the current hour's rollup is exactly its raw rows so far.
+    for minutes in (1, 5, 30, 59, 61, 125):
+        store.call(NOW_MS - minutes * 60_000, cost_usd=0.25, cost_source="reported", latency_ms=minutes)
+    window = Window(NOW_MS - 3 * HOUR_MS, NOW_MS)
+    with_now = cost(reader, window, Filters(), ("model",), UTC, now_ms=NOW_MS)
+    raw_edges = cost(reader, window, Filters(), ("model",), UTC)
+    assert with_now == raw_edges
+    assert with_now[0]["calls"] == 6

@@ -50,9 +50,9 @@ def _summary(params: dict[str, str]) -> Query:
 
 
 def _cost(params: dict[str, str]) -> Query:
-    window, filters, tz, _ = _context(params)
+    window, filters, tz, now_ms = _context(params)
     keys = costs.parse_group_keys(params.get("by", "model"))
-    return lambda conn: costs.cost(conn, window, filters, keys, tz, _limit(params))
+    return lambda conn: costs.cost(conn, window, filters, keys, tz, _limit(params), now_ms)
 
 
 def _traces(params: dict[str, str]) -> Query:

@@ -46,8 +46,8 @@ class Summary:
         }
 
 
-def _total(conn: sqlite3.Connection, window: Window, filters: Filters) -> Figures:
-    return figures.grouped(conn, window, filters, ()).get((), Figures())
+def _total(conn: sqlite3.Connection, window: Window, filters: Filters, now_ms: int) -> Figures:
+    return figures.grouped(conn, window, filters, (), now_ms=now_ms).get((), Figures())
 
 
 def summary(conn: sqlite3.Connection, window: Window, filters: Filters, now_ms: int, tz: datetime.tzinfo) -> Summary:
@@ -56,14 +56,14 @@ def summary(conn: sqlite3.Connection, window: Window, filters: Filters, now_ms: 
 
     def total_of(period: Window) -> Figures:
         if period not in totals:
-            totals[period] = _total(conn, period, filters)
+            totals[period] = _total(conn, period, filters, now_ms)
         return totals[period]
 
     total = total_of(window)
     where, params = in_window(window)
     extra, extra_params = filters.clause(with_status=False)
     errors = conn.execute(f"SELECT count(*) FROM error_events WHERE {where}{extra}", params + extra_params).fetchone()
-    p50, p95 = figures.percentiles(conn, window, filters, (0.50, 0.95))
+    p50, p95 = figures.percentiles(conn, window, filters, (0.50, 0.95), now_ms)
     periods = {
         "today": Window(day_start_ms(now_ms, tz), now_ms),
         "7d": Window(now_ms - 7 * 86_400_000, now_ms),
@@ -99,10 +99,11 @@ def cost(
     by: tuple[str, ...],
     tz: datetime.tzinfo,
     limit: int | None = None,
+    now_ms: int | None = None,
 ) -> list[dict[str, Any]]:
     """The figures per group of ``by`` keys, groups by cost (time keys: by time), at most ``limit`` groups."""
     groups: dict[tuple[Any, ...], Figures] = {}
-    for numbers, found in figures.grouped(conn, window, filters, by, tz).items():
+    for numbers, found in figures.grouped(conn, window, filters, by, tz, now_ms).items():
         label = tuple(_label(key, value) for key, value in zip(by, numbers, strict=True))
         groups.setdefault(label, Figures()).merge(found)
     time_keys = [index for index, key in enumerate(by) if KEY_COLUMNS[key] is None]

@@ -108,13 +108,20 @@ def rollups_answer(filters: Filters, by: Sequence[str]) -> bool:
     return filters.session_id is None and filters.status is None and "session" not in by
 
 
-def split(window: Window) -> tuple[Window | None, list[Window]]:
-    """The window's whole hours (or None) and the part-hours at its edges."""
+def split(window: Window, now_ms: int | None = None) -> tuple[Window | None, list[Window]]:
+    """The window's whole hours (or None) and the part-hours at its edges.
+
+    A window that runs to ``now_ms`` or later takes its current hour whole from the
+    rollups: no call is stored after now, and under a heavy load that part-hour holds
+    the most raw rows of all.
+    """
     first = -(-window.since_ms // HOUR_MS) * HOUR_MS
     last = window.until_ms // HOUR_MS * HOUR_MS
+    if now_ms is not None and window.until_ms >= now_ms:
+        last = -(-window.until_ms // HOUR_MS) * HOUR_MS
     if first >= last:
         return None, [window]
-    edges = [Window(window.since_ms, first), Window(last, window.until_ms)]
+    edges = [Window(window.since_ms, first), Window(last, max(last, window.until_ms))]
     return Window(first, last), [edge for edge in edges if edge.until_ms > edge.since_ms]
 
 
@@ -124,10 +131,11 @@ def grouped(
     filters: Filters,
     by: Sequence[str],
     tz: datetime.tzinfo = datetime.UTC,
+    now_ms: int | None = None,
 ) -> dict[tuple[Any, ...], Figures]:
     """Figures per group of ``by`` keys (time keys as local day or hour numbers in ``tz``); ``()`` for none."""
     offsets = utc_offsets(window, tz) if any(KEY_COLUMNS[key] is None for key in by) else []
-    hours, edges = split(window) if rollups_answer(filters, by) else (None, [window])
+    hours, edges = split(window, now_ms) if rollups_answer(filters, by) else (None, [window])
     groups: dict[tuple[Any, ...], list[Any]] = {}  # label → sums in the order of FIGURE_NAMES
     for raw_window in edges:
         where, params = in_window(raw_window)
@@ -146,13 +154,17 @@ def grouped(
 
 
 def percentiles(
-    conn: sqlite3.Connection, window: Window, filters: Filters, fractions: Sequence[float]
+    conn: sqlite3.Connection,
+    window: Window,
+    filters: Filters,
+    fractions: Sequence[float],
+    now_ms: int | None = None,
 ) -> list[float | None]:
     """Latency at each fraction: exact from raw rows, or a bucket's upper bound where rollups answer."""
     # The latency histogram keys on provider and model only.
     if not rollups_answer(filters, ()) or filters.agent_id is not None or filters.channel is not None:
         return _exact_percentiles(conn, window, filters, fractions)
-    hours, edges = split(window)
+    hours, edges = split(window, now_ms)
     counts = [0] * (len(LATENCY_BOUNDS_MS) + 1)
     extra, extra_params = filters.clause(with_status=False)
     for raw_window in edges:
