@@ -9,7 +9,6 @@ per-user default.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import os
@@ -20,6 +19,8 @@ from typing import Any
 
 from openclaw_trace.config import ConfigError, load_config
 from openclaw_trace.config_types import parse_duration_s
+from openclaw_trace.read import host
+from openclaw_trace.read.filters import MAX_LIMIT
 from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import open_read_connection
 
@@ -42,8 +43,8 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit code: 0 printed (also when there are no samples), 1 database unusable, 2 bad usage."""
-    if args.limit < 1:
-        print("openclaw-trace: --limit must be at least 1", file=sys.stderr)
+    if not 1 <= args.limit <= MAX_LIMIT:
+        print(f"openclaw-trace: --limit {args.limit} is out of range: use 1 to {MAX_LIMIT}", file=sys.stderr)
         return 2
     since_ms = 0
     if args.since:
@@ -77,24 +78,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def recent_samples(db_path: str, limit: int, since_ms: int = 0) -> list[dict[str, Any]]:
-    """The newest ``limit`` samples at or after ``since_ms``, oldest first, metadata parsed."""
+    """The newest ``limit`` samples at or after ``since_ms``, oldest first, metadata parsed (the read layer's)."""
     conn = open_read_connection(db_path)
     try:
-        rows = conn.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM system_metrics WHERE created_at >= ?"
-            " ORDER BY created_at DESC, id DESC LIMIT ?",
-            (since_ms, limit),
-        ).fetchall()
+        return host.metrics(conn, since_ms, limit)
     finally:
         conn.close()
-    samples = []
-    for row in reversed(rows):
-        sample = dict(zip(COLUMNS, row, strict=True))
-        sample["time"] = _iso(sample["created_at"])
-        with contextlib.suppress(ValueError):  # not JSON: keep the text as stored
-            sample["metadata"] = json.loads(sample["metadata"]) if sample["metadata"] else {}
-        samples.append(sample)
-    return samples
 
 
 def _iso(ms: int) -> str:

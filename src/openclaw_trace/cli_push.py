@@ -43,21 +43,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"openclaw-trace: no database at {config.db_path}", file=sys.stderr)
         return 1
     if args.status:
+        if not 1 <= args.limit <= 1000:
+            print(f"openclaw-trace: --limit {args.limit} is out of range: use 1 to 1000", file=sys.stderr)
+            return 2
         return _status(config, args.limit, args.json)
     return _once(config, args.timeout, args.json)
 
 
 def _status(config: Config, limit: int, as_json: bool) -> int:
+    from openclaw_trace.read import host
     from openclaw_trace.storage.connection import open_read_connection
 
     try:
         conn = open_read_connection(config.db_path)
         try:
-            conn.row_factory = sqlite3.Row
-            found = [
-                dict(row)
-                for row in conn.execute("SELECT * FROM push_log ORDER BY started_at DESC, id DESC LIMIT ?", (limit,))
-            ]
+            found = host.push_cycles(conn, limit)
         finally:
             conn.close()
     except sqlite3.Error as exc:

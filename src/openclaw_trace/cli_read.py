@@ -48,6 +48,11 @@ def add_parsers(commands: Any) -> None:
         command = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
         if name in ("trace", "session"):
             command.add_argument("id", help=f"the {name}'s id")
+        if name == "session":
+            command.add_argument(
+                "--since", help="look for it from: 15m, 24h, 7d, today, a date or Unix ms (default 24h)"
+            )
+            command.add_argument("--until", help="look for it until (default now)")
         command.add_argument("--db", help="database file (default: OCT_DB_PATH, else the per-user default)")
         output = command.add_mutually_exclusive_group()
         output.add_argument("--json", action="store_true", help="print one JSON document")
@@ -218,7 +223,7 @@ def _trace(conn: sqlite3.Connection, args: argparse.Namespace, tz: datetime.tzin
 
 
 def _session(conn: sqlite3.Connection, args: argparse.Namespace, tz: datetime.tzinfo) -> int:
-    found = records.session(conn, args.id, args.limit)
+    found = records.session(conn, args.id, _window(args, tz), args.limit)
     if args.json:
         print(cli_format.as_json(found))
         return 0

@@ -85,9 +85,10 @@ def build_server(db_path: str) -> MCPServer:
                  limit: int = 20) -> str:  # fmt: skip
         return answer("sessions", since=since, until=until, agent=agent, sort=sort, limit=limit)
 
-    @server.tool(description="One session's timeline: its model calls, errors and the gateway's events.")
-    def session(id: str, limit: int = 100) -> str:
-        return answer("session", id=id, limit=limit)
+    @server.tool(description="One session's timeline (found within since..until, default the last 24 h): "
+                 "its model calls, errors and the gateway's events.")  # fmt: skip
+    def session(id: str, since: str = "24h", until: str | None = None, limit: int = 100) -> str:
+        return answer("session", id=id, since=since, until=until, limit=limit)
 
     return server
 

@@ -79,6 +79,14 @@ def test_bad_input_is_a_4xx_naming_the_parameter(
         assert body["param"] == param
 
 
+def test_host_metrics_and_the_push_log(daemon: Daemon, client: Client) -> None:
+    status, samples = get(client, "/api/v1/metrics?since=1h&limit=5")
+    assert status == 200 and isinstance(samples, list)
+    status, cycles = get(client, "/api/v1/push")
+    assert (status, cycles) == (200, [])
+    assert get(client, "/api/v1/push?limit=0")[0] == 400
+
+
 def test_only_get(daemon: Daemon, client: Client) -> None:
     status, _ = client.post("/api/v1/summary", {})
     assert status == 405

@@ -79,7 +79,7 @@ def test_a_sessions_timeline_holds_its_calls_errors_and_the_gateways_events_of_t
     store.add("gateway_event", NOW_MS - 90_000, kind="channel_disconnect", message="telegram gone")
     store.add("gateway_event", NOW_MS - 3 * HOUR_MS, kind="config_reload", message="long before")
     store.call(NOW_MS, session_id="s2")
-    got = records.session(reader, "s1")
+    got = records.session(reader, "s1", DAY)
     assert [(e["kind"], e["created_at"]) for e in got["events"]] == [
         ("call", NOW_MS - 120_000),
         ("gateway", NOW_MS - 90_000),
@@ -87,7 +87,9 @@ def test_a_sessions_timeline_holds_its_calls_errors_and_the_gateways_events_of_t
     ]
     assert (got["calls"], got["errors"]) == (1, 1)
     with pytest.raises(NotFound):
-        records.session(reader, "unknown")
+        records.session(reader, "unknown", DAY)
+    with pytest.raises(NotFound):  # outside the window it is looked for in
+        records.session(reader, "s1", Window(NOW_MS - 48 * HOUR_MS, NOW_MS - 24 * HOUR_MS))
 
 
 def test_a_database_that_is_missing_not_ours_or_newer_is_refused(store: Store, tmp_path: object) -> None:

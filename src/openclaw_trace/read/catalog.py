@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from openclaw_trace.read import costs, records
+from openclaw_trace.read import costs, host, records
 from openclaw_trace.read.filters import Filters
 from openclaw_trace.read.problems import BadQuery
 from openclaw_trace.read.window import Window, parse_window, zone
@@ -88,7 +88,19 @@ def _trace(params: dict[str, str]) -> Query:
 
 def _session(params: dict[str, str]) -> Query:
     session_id = _required_id(params)
-    return lambda conn: records.session(conn, session_id, _limit(params))
+    window, _, _, _ = _context({key: value for key, value in params.items() if key in ("since", "until", "tz", "utc")})
+    return lambda conn: records.session(conn, session_id, window, _limit(params))
+
+
+def _metrics(params: dict[str, str]) -> Query:
+    since = params.get("since")
+    now_ms = time.time_ns() // 1_000_000
+    since_ms = parse_window(since, None, now_ms, zone("UTC")).since_ms if since else 0
+    return lambda conn: host.metrics(conn, since_ms, _limit(params))
+
+
+def _push(params: dict[str, str]) -> Query:
+    return lambda conn: host.push_cycles(conn, _limit(params))
 
 
 # name -> (builds the query from the parameters, the parameters it takes)
@@ -99,7 +111,9 @@ QUERIES: dict[str, tuple[Callable[[dict[str, str]], Query], frozenset[str]]] = {
     "errors": (_errors, COMMON | {"by", "cursor", "type", "category", "severity"}),
     "sessions": (_sessions, COMMON | {"sort"}),
     "trace": (_trace, frozenset({"id"})),
-    "session": (_session, frozenset({"id", "limit"})),
+    "session": (_session, frozenset({"id", "limit", "since", "until", "tz", "utc"})),
+    "metrics": (_metrics, frozenset({"since", "limit"})),
+    "push": (_push, frozenset({"limit"})),
 }
 
 

@@ -158,24 +158,10 @@ MIGRATIONS: tuple[Migration, ...] = (
                 updated_at INTEGER NOT NULL)""",
         ),
     ),
-)
-
-MIGRATIONS += (
     Migration(
         4,
         "hourly cost and latency rollups, kept by triggers on llm_traces",
         (*rollups.CREATE_STATEMENTS, *rollups.BACKFILL_STATEMENTS),
-    ),
-    Migration(
-        5,
-        "session indexes for a session's timeline",
-        # Partial: rows without a session cost nothing. A session's calls arrive close
-        # together, so its index pages stay hot (unlike one random key per row).
-        (
-            "CREATE INDEX idx_llm_traces_session ON llm_traces (session_id, created_at) WHERE session_id IS NOT NULL",
-            "CREATE INDEX idx_error_events_session ON error_events (session_id, created_at)"
-            " WHERE session_id IS NOT NULL",
-        ),
     ),
 )
 
