@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import payloads
-from openclaw_trace.storage import schema
+from openclaw_trace.storage import rollups, schema
 from openclaw_trace.storage.connection import open_write_connection
 
 # Bump when the rows change shape, so an old cache is not reused.
-PREFILL_FORMAT = 3
+PREFILL_FORMAT = 4
 TRANSACTION_ROWS = 100_000
 # Rows at the end of the table left unpushed, as if the pusher were behind.
 UNSYNCED_TAIL = 5_000
@@ -74,6 +74,9 @@ def build(path: Path, rows: int) -> None:
             conn.executemany(_INSERT, (next(generated) for _ in range(chunk)))
             conn.execute("COMMIT")
             done += chunk
+        conn.execute("BEGIN")
+        rollups.roll_up(conn)  # as the daemon's RollupJob would have, a few seconds behind the rows
+        conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode=WAL")
         count = int(conn.execute("SELECT count(*) FROM llm_traces").fetchone()[0])
         if count != rows:

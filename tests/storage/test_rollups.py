@@ -2,8 +2,9 @@
 
 Random calls (many models, agents, channels, hours; prices reported,
 computed or unknown; latencies or none) go in through the storage layer's
-own multi-row inserts in random batches; retention deletes whole old hours
-of raw rows; OTLP duplicates of plugin rows are superseded. The expected
+own multi-row inserts in random batches, rolled up after a random number of
+them; retention deletes whole old hours of raw rows; OTLP duplicates of
+plugin rows are superseded, before or after their roll-up. The expected
 figures are worked out here in Python from the generated calls, not by SQL.
 """
 
@@ -26,7 +27,7 @@ from openclaw_trace.read.reader import open_reader
 from openclaw_trace.read.window import Window
 from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import open_write_connection
-from openclaw_trace.storage.rollups import HOUR_MS, LATENCY_BOUNDS_MS
+from openclaw_trace.storage.rollups import HOUR_MS, LATENCY_BOUNDS_MS, roll_up, rolled_to
 from openclaw_trace.storage.schema import migrate
 
 BASE_MS = 1_796_000_000_000 // HOUR_MS * HOUR_MS
@@ -113,10 +114,12 @@ def assert_same(got: dict[tuple[Any, ...], dict[str, float]], want: dict[tuple[A
     batch=st.integers(1, 50),
     retention_hours=st.integers(0, HOURS),
     duplicates=st.integers(0, 5),
+    rolled_batches=st.integers(0, 10),
+    roll_before_supersede=st.booleans(),
 )
 def test_rollups_equal_the_raw_rows_they_count(
     tmp_path_factory: pytest.TempPathFactory, generated: list[dict[str, Any]], batch: int,
-    retention_hours: int, duplicates: int,
+    retention_hours: int, duplicates: int, rolled_batches: int, roll_before_supersede: bool,
 ) -> None:  # fmt: skip
     path = str(tmp_path_factory.mktemp("rollups") / "oct.db")
     conn = open_write_connection(path)
@@ -127,9 +130,14 @@ def test_rollups_equal_the_raw_rows_they_count(
         run = f"{index:032x}"
         rows.append(row_of(generated[index % len(generated)], {"source": "openclaw-plugin", "w3c_trace_id": run}))
         rows.append(row_of(generated[index % len(generated)], {"source": "otlp", "trace_id": run}))
-    for start in range(0, len(rows), batch):
+    for number, start in enumerate(range(0, len(rows), batch)):
         writes.insert_rows(conn, "trace", rows[start : start + batch])
+        if number == rolled_batches:
+            roll_up(conn)  # a roll-up between batches, as the writer runs it
+    if roll_before_supersede:
+        roll_up(conn)
     writes.supersede_duplicates(conn, since_ms=0)
+    roll_up(conn)
     cutoff = BASE_MS + retention_hours * HOUR_MS  # retention: whole old hours of raw rows go
     conn.execute("DELETE FROM llm_traces WHERE created_at < ?", (cutoff,))
 
@@ -151,14 +159,20 @@ def test_rollups_equal_the_raw_rows_they_count(
     generated=st.lists(calls, min_size=1, max_size=80),
     since=st.integers(BASE_MS - HOUR_MS, BASE_MS + HOURS * HOUR_MS),
     length=st.integers(1, (HOURS + 1) * HOUR_MS),
+    rolled=st.integers(0, 80),
 )
 def test_a_window_read_from_rollups_and_edges_equals_its_raw_rows(
-    tmp_path_factory: pytest.TempPathFactory, generated: list[dict[str, Any]], since: int, length: int
+    tmp_path_factory: pytest.TempPathFactory, generated: list[dict[str, Any]], since: int, length: int, rolled: int
 ) -> None:
     path = str(tmp_path_factory.mktemp("window") / "oct.db")
     conn = open_write_connection(path)
     migrate(conn)
-    writes.insert_rows(conn, "trace", [row_of(call) for call in generated])
+    rows = [row_of(call) for call in generated]
+    if rows[:rolled]:
+        writes.insert_rows(conn, "trace", rows[:rolled])
+    roll_up(conn)  # the rollups count the first rows; the rest are past the mark
+    if rows[rolled:]:
+        writes.insert_rows(conn, "trace", rows[rolled:])
     conn.close()
     window = Window(since, since + length)
     inside = [call for call in generated if window.since_ms <= call["created_at"] < window.until_ms]
@@ -190,6 +204,7 @@ def test_the_migration_builds_rollups_for_rows_already_stored(tmp_path: Path) ->
             "latency_ms": 12.0}  # fmt: skip
     writes.insert_rows(conn, "trace", [row_of(call), row_of(call)])
     assert schema.migrate(conn) == [4]
+    assert rolled_to(conn) == 2
     figures, buckets = stored(conn, 0)
     assert figures[(BASE_MS, "p", "m", "", "")]["calls"] == 2
     assert figures[(BASE_MS, "p", "m", "", "")]["cost_computed_usd"] == pytest.approx(0.5)
@@ -207,6 +222,7 @@ def test_rollups_have_their_own_retention(tmp_path: Path) -> None:
                 "channel": None, "status": "ok", "prompt_tokens": 1, "completion_tokens": 1, "cost": (0.5, "reported"),
                 "latency_ms": 5.0}  # fmt: skip
         writes.insert_rows(conn, "trace", [row_of(call)])
+    roll_up(conn)
     assert delete_rollups_before(conn, BASE_MS + 2 * HOUR_MS) == 4  # two hours, in both tables
     figures, _ = stored(conn, 0)
     assert [key[0] for key in figures] == [BASE_MS + 2 * HOUR_MS]

@@ -3,7 +3,9 @@
 A window splits into its whole hours, read from ``cost_rollups`` and
 ``latency_rollups`` (so cost history outlives the raw rows' retention, and
 30 days of a million calls sum in milliseconds), and the part-hours at its
-edges, read from ``llm_traces``. The rollups key calls by provider, model,
+edges, read from ``llm_traces``. The rollups count the rows up to their mark
+(``storage.rollups``); the rows past it, a few seconds' worth, are read raw
+wherever in the window they fall, all in one snapshot. The rollups key calls by provider, model,
 agent and channel only: a filter or a grouping on the session or the status
 reads raw rows for the whole window.
 
@@ -25,8 +27,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from openclaw_trace.read.filters import Filters, in_window
+from openclaw_trace.read.reader import snapshot
 from openclaw_trace.read.window import Window
-from openclaw_trace.storage.rollups import FIGURE_COLUMNS, HOUR_MS, LATENCY_BOUNDS_MS, bucket_sql
+from openclaw_trace.storage.rollups import FIGURE_COLUMNS, HOUR_MS, LATENCY_BOUNDS_MS, bucket_sql, rolled_to
 
 QUARTER_MS = 900_000
 DAY_MS = 86_400_000
@@ -135,21 +138,30 @@ def grouped(
 ) -> dict[tuple[Any, ...], Figures]:
     """Figures per group of ``by`` keys (time keys as local day or hour numbers in ``tz``); ``()`` for none."""
     offsets = utc_offsets(window, tz) if any(KEY_COLUMNS[key] is None for key in by) else []
-    hours, edges = split(window, now_ms) if rollups_answer(filters, by) else (None, [window])
     groups: dict[tuple[Any, ...], list[Any]] = {}  # label → sums in the order of FIGURE_NAMES
-    for raw_window in edges:
-        where, params = in_window(raw_window)
-        extra, extra_params = filters.clause()
-        selected = _selected(by, "created_at", offsets)
-        sql = f"SELECT {selected}{_RAW_FIGURES} FROM llm_traces WHERE {where}{extra}{_grouping(by)}"
+    extra, extra_params = filters.clause()
+    raw_select = f"SELECT {_selected(by, 'created_at', offsets)}{_RAW_FIGURES} FROM llm_traces"
+    if not rollups_answer(filters, by):
+        where, params = in_window(window)
+        sql = f"{raw_select} WHERE {where}{extra}{_grouping(by)}"
         _add(groups, _tuples(conn, sql, params + extra_params), by)
-    if hours is not None:
-        extra, extra_params = filters.clause(with_status=False)
-        sql = (
-            f"SELECT {_selected(by, 'hour', offsets)}{_ROLLUP_FIGURES} FROM cost_rollups"
-            f" WHERE hour >= ? AND hour < ?{extra}{_grouping(by)}"
-        )
-        _add(groups, _tuples(conn, sql, [hours.since_ms, hours.until_ms, *extra_params]), by)
+        return {label: Figures(*sums) for label, sums in groups.items()}
+    hours, edges = split(window, now_ms)
+    with snapshot(conn):
+        mark = rolled_to(conn)
+        for edge in edges:  # the part-hours: the rows the rollups count
+            where, params = in_window(edge)
+            sql = f"{raw_select} WHERE {where} AND id <= ?{extra}{_grouping(by)}"
+            _add(groups, _tuples(conn, sql, [*params, mark, *extra_params]), by)
+        # The rows past the mark, wherever in the window (found by id: a few seconds' worth).
+        sql = f"{raw_select} WHERE id > ? AND created_at >= ? AND created_at < ?{extra}{_grouping(by)}"
+        _add(groups, _tuples(conn, sql, [mark, window.since_ms, window.until_ms, *extra_params]), by)
+        if hours is not None:
+            sql = (
+                f"SELECT {_selected(by, 'hour', offsets)}{_ROLLUP_FIGURES} FROM cost_rollups"
+                f" WHERE hour >= ? AND hour < ?{extra}{_grouping(by)}"
+            )
+            _add(groups, _tuples(conn, sql, [hours.since_ms, hours.until_ms, *extra_params]), by)
     return {label: Figures(*sums) for label, sums in groups.items()}
 
 
@@ -167,21 +179,28 @@ def percentiles(
     hours, edges = split(window, now_ms)
     counts = [0] * (len(LATENCY_BOUNDS_MS) + 1)
     extra, extra_params = filters.clause(with_status=False)
-    for raw_window in edges:
-        where, params = in_window(raw_window)
-        sql = (
-            f"SELECT {bucket_sql('latency_ms')} AS bucket, count(*) AS calls FROM llm_traces"
-            f" WHERE {where}{extra} AND latency_ms IS NOT NULL GROUP BY bucket"
-        )
-        for row in conn.execute(sql, params + extra_params):
-            counts[row["bucket"]] += row["calls"]
-    if hours is not None:
-        sql = (
-            "SELECT bucket, sum(calls) AS calls FROM latency_rollups"
-            f" WHERE hour >= ? AND hour < ?{extra} GROUP BY bucket"
-        )
-        for row in conn.execute(sql, [hours.since_ms, hours.until_ms, *extra_params]):
-            counts[row["bucket"]] += row["calls"]
+    raw_select = f"SELECT {bucket_sql('latency_ms')} AS bucket, count(*) AS calls FROM llm_traces"
+    with snapshot(conn):
+        mark = rolled_to(conn)
+        queries = [
+            (f"{raw_select} WHERE {where} AND id <= ?{extra} AND latency_ms IS NOT NULL GROUP BY bucket",
+             [*params, mark, *extra_params])
+            for where, params in (in_window(edge) for edge in edges)
+        ]  # fmt: skip
+        queries.append((
+            f"{raw_select} WHERE id > ? AND created_at >= ? AND created_at < ?{extra} AND latency_ms IS NOT NULL"
+            " GROUP BY bucket",
+            [mark, window.since_ms, window.until_ms, *extra_params],
+        ))  # fmt: skip
+        if hours is not None:
+            queries.append((
+                f"SELECT bucket, sum(calls) AS calls FROM latency_rollups WHERE hour >= ? AND hour < ?{extra}"
+                " GROUP BY bucket",
+                [hours.since_ms, hours.until_ms, *extra_params],
+            ))  # fmt: skip
+        for sql, params in queries:
+            for row in conn.execute(sql, params):
+                counts[row["bucket"]] += row["calls"]
     return [_from_histogram(counts, fraction) for fraction in fractions]
 
 

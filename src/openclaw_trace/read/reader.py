@@ -61,3 +61,20 @@ def time_limit(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
         raise
     finally:
         conn.set_progress_handler(None, 0)
+
+
+@contextlib.contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Every query inside the block sees the same state of the database (one read transaction).
+
+    The rollups and the rows past their mark must be read together: between two
+    separate reads the writer may move the mark.
+    """
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")

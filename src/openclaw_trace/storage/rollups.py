@@ -8,17 +8,22 @@ a latency histogram per hour, provider and model, in buckets of a
 large to sort (keyed on less than the costs: it has a row per bucket, and
 a month of it is read for every summary).
 
-Both are kept by triggers on ``llm_traces``: every insert, whichever path it
-takes (the writer's batches, its one-by-one fallback, a bundle, an import),
-adds to them inside the same statement and transaction, so rollups and rows
-can never disagree, and the writer issues no extra statement (each is a
-GIL release and re-acquire on its thread). Deleting raw rows (retention,
-space) leaves the rollups alone: that is their point. Rows removed as
-duplicates of the plugin's are taken out of the rollups by
+The rollups count exactly the ``llm_traces`` rows whose ``id`` is at most
+``rollup_state.rolled_to_id``. ``roll_up``, run by the single writer every
+few seconds (``RollupJob``), folds the rows written since into them and
+moves that mark in one transaction, so at every moment rollups plus the
+rows past the mark are the whole truth; readers take both in one snapshot
+(``read.figures``). A trigger per inserted row did the same in the insert's
+own statement, but cost the writer 30–40 % of its rate (docs/benchmarks.md);
+one grouped pass over a few seconds of rows costs a few percent. Deleting
+raw rows (retention, space) leaves the rollups alone: that is their point.
+Rows removed as duplicates of the plugin's are taken out of the rollups by
 ``subtract_statements`` in the same transaction as their delete.
 """
 
 from __future__ import annotations
+
+import sqlite3
 
 # Upper bounds (ms) of the latency buckets; bucket i holds latencies ≤ bound i (and > bound i-1);
 # the last bucket holds everything above the last bound.
@@ -86,6 +91,10 @@ _UPSERT_FIGURES = ", ".join(f"{column} = {column} + excluded.{column}" for colum
 _KEYS = ", ".join(KEY_COLUMNS)
 _LATENCY_KEYS = ", ".join(LATENCY_KEY_COLUMNS)
 
+_FIGURE_DEFINITIONS = ", ".join(
+    f"{column} {'REAL' if column.endswith(('_usd', '_ms')) else 'INTEGER'} NOT NULL" for column in FIGURE_COLUMNS
+)
+
 CREATE_STATEMENTS = (
     f"""CREATE TABLE cost_rollups (
         hour INTEGER NOT NULL,
@@ -93,12 +102,7 @@ CREATE_STATEMENTS = (
         model TEXT NOT NULL,
         agent_id TEXT NOT NULL,
         channel TEXT NOT NULL,
-        {
-        ", ".join(
-            f"{column} {'REAL' if column.endswith(('_usd', '_ms')) else 'INTEGER'} NOT NULL"
-            for column in FIGURE_COLUMNS
-        )
-    },
+        {_FIGURE_DEFINITIONS},
         PRIMARY KEY ({_KEYS})) WITHOUT ROWID""",
     f"""CREATE TABLE latency_rollups (
         hour INTEGER NOT NULL,
@@ -107,14 +111,8 @@ CREATE_STATEMENTS = (
         bucket INTEGER NOT NULL,
         calls INTEGER NOT NULL,
         PRIMARY KEY ({_LATENCY_KEYS}, bucket)) WITHOUT ROWID""",
-    f"""CREATE TRIGGER llm_traces_rollup AFTER INSERT ON llm_traces BEGIN
-        INSERT INTO cost_rollups ({_KEYS}, {", ".join(FIGURE_COLUMNS)})
-        VALUES ({", ".join(_keys_of("NEW"))}, {", ".join(_figures_of("NEW"))})
-        ON CONFLICT ({_KEYS}) DO UPDATE SET {_UPSERT_FIGURES};
-        INSERT INTO latency_rollups ({_LATENCY_KEYS}, bucket, calls)
-        SELECT {", ".join(_keys_of("NEW")[:3])}, {bucket_sql("NEW.latency_ms")}, 1 WHERE NEW.latency_ms IS NOT NULL
-        ON CONFLICT ({_LATENCY_KEYS}, bucket) DO UPDATE SET calls = calls + 1;
-    END""",
+    "CREATE TABLE rollup_state (id INTEGER PRIMARY KEY CHECK (id = 1), rolled_to_id INTEGER NOT NULL)",
+    "INSERT INTO rollup_state (id, rolled_to_id) VALUES (1, 0)",
 )
 
 
@@ -137,13 +135,44 @@ def _grouped_insert(where: str, sign: int) -> tuple[str, str]:
     return costs, latencies
 
 
+_PENDING = "t.id > :rolled_to AND t.id <= :up_to"
+_ROLL_UP = _grouped_insert(_PENDING, 1)
+
 # The migration's backfill: the rollups of every row already stored.
-BACKFILL_STATEMENTS = _grouped_insert("1", 1)
+BACKFILL_STATEMENTS = (
+    *_grouped_insert("1", 1),
+    "UPDATE rollup_state SET rolled_to_id = coalesce((SELECT max(id) FROM llm_traces), 0)",
+)
+
+
+def rolled_to(conn: sqlite3.Connection) -> int:
+    """The highest ``llm_traces.id`` the rollups count (every lower id too)."""
+    return int(conn.execute("SELECT rolled_to_id FROM rollup_state").fetchone()[0])
+
+
+def roll_up(conn: sqlite3.Connection) -> int:
+    """Fold the rows written since the last roll-up into the rollups and move the mark; how many ids it covered.
+
+    The caller holds a transaction (the writer's ``call``), so rollups and mark move together.
+    """
+    params = {
+        "rolled_to": rolled_to(conn),
+        "up_to": int(conn.execute("SELECT coalesce(max(id), 0) FROM llm_traces").fetchone()[0]),
+    }
+    if params["up_to"] <= params["rolled_to"]:
+        return 0
+    for statement in _ROLL_UP:
+        conn.execute(statement, params)
+    conn.execute("UPDATE rollup_state SET rolled_to_id = :up_to", params)
+    return params["up_to"] - params["rolled_to"]
 
 
 def subtract_statements(where: str) -> tuple[str, str]:
-    """Statements taking the rows matching ``where`` (alias ``t``) out of the rollups, before they are deleted."""
-    return _grouped_insert(where, -1)
+    """Statements taking the rows matching ``where`` (alias ``t``) out of the rollups, before they are deleted.
+
+    Only rows the rollups already count (up to the mark) are taken out.
+    """
+    return _grouped_insert(f"({where}) AND t.id <= (SELECT rolled_to_id FROM rollup_state)", -1)
 
 
 def delete_before(hour_ms: int) -> tuple[tuple[str, tuple[int]], ...]:
