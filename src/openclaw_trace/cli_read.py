@@ -20,13 +20,13 @@ from typing import Any
 
 from openclaw_trace import cli_format
 from openclaw_trace.config import ConfigError, load_config
-from openclaw_trace.read import costs, records
+from openclaw_trace.read import costs, host, records
 from openclaw_trace.read.filters import Filters
 from openclaw_trace.read.problems import ReadProblem
 from openclaw_trace.read.reader import open_reader, time_limit
 from openclaw_trace.read.window import Window, parse_window, zone
 
-COMMANDS = ("summary", "cost", "traces", "trace", "errors", "sessions", "session")
+COMMANDS = ("summary", "cost", "traces", "trace", "errors", "sessions", "session", "books")
 QUERY_TIME_LIMIT_S = 30.0
 OVER_BUDGET = 3
 _FILTER_FLAGS = {"provider": "provider", "model": "model", "agent": "agent_id", "session": "session_id",
@@ -43,6 +43,7 @@ def add_parsers(commands: Any) -> None:
         "errors": ("errors, newest first, or counted --by category, type, severity or model", True),
         "sessions": ("sessions by cost or by recency", True),
         "session": ("one session's timeline: its calls, errors and the gateway's events", False),
+        "books": ("the ingest books a minute apart: received, written, dropped by reason", True),
     }
     for name, (help_text, windowed) in specs.items():
         command = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
@@ -64,7 +65,7 @@ def add_parsers(commands: Any) -> None:
             continue
         command.add_argument("--since", help="start: 15m, 24h, 7d, today, month, a date or Unix ms (default 24h)")
         command.add_argument("--until", help="end, in the same forms (default now)")
-        for flag in _FILTER_FLAGS:
+        for flag in _FILTER_FLAGS if name != "books" else ():
             if flag != "status" or name in ("summary", "cost", "traces", "sessions"):
                 command.add_argument(f"--{flag}", help=f"only this {flag}")
         if name == "cost":
@@ -242,6 +243,16 @@ def _what(event: dict[str, Any]) -> str:
     return f"{event.get('subsystem') or ''} {event.get('event')}: {event.get('message') or ''}"
 
 
+def _books(conn: sqlite3.Connection, args: argparse.Namespace, tz: datetime.tzinfo) -> int:
+    window = _window(args, tz)
+    rows = host.books(conn, window.since_ms, window.until_ms, args.limit)
+    columns = ["at", "received_delta", "written_delta", "dropped_delta", "queue_depth", "received", "dropped"]
+    for row in rows:
+        row["created_at"] = row["at"]
+    _print_rows(args, rows, ["created_at", *columns[1:]], tz)
+    return 0
+
+
 _HANDLERS: dict[str, Callable[[sqlite3.Connection, argparse.Namespace, datetime.tzinfo], int]] = {
     "summary": _summary,
     "cost": _cost,
@@ -250,4 +261,5 @@ _HANDLERS: dict[str, Callable[[sqlite3.Connection, argparse.Namespace, datetime.
     "errors": _errors,
     "sessions": _sessions,
     "session": _session,
+    "books": _books,
 }

@@ -177,7 +177,7 @@ class Daemon:
                 checkpointer=self.checkpointer,
             )
         )
-        components.append(RollupJob(self.writer, self.stats))
+        components.append(RollupJob(self.writer, self.stats, config.db_path, self.queue.depth))
         if self.config.log_path:
             # Imported here so that with the setting empty nothing of the tailer is even loaded.
             from openclaw_trace.collectors.logs.tailer import LogTailer

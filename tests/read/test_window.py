@@ -49,7 +49,7 @@ def test_until_must_come_after_since() -> None:
     with pytest.raises(BadQuery, match="until"):
         parse_window("1h", "2h", NOW, UTC)
     window = parse_window(None, None, NOW, UTC)
-    assert (window.since_ms, window.until_ms) == (NOW - 86_400_000, NOW)
+    assert (window.since_ms, window.until_ms) == (NOW - 86_400_000, NOW + 1)  # now included
 
 
 def test_an_unknown_zone_is_refused() -> None:

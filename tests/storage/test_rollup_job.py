@@ -20,3 +20,16 @@ def test_the_job_folds_new_calls_into_the_rollups_through_the_writer(daemon: Dae
     assert state["rolled_to_id"] == 7
     section = client.health()["rollups"]
     assert (section["passes"], section["rows_rolled"], section["failures"]) == (2, 7, 0)
+
+
+def test_the_ingest_books_are_kept_a_row_a_minute_and_read_back_with_what_moved(daemon: Daemon, client: Client) -> None:
+    job = next(component for component in daemon.components if isinstance(component, RollupJob))
+    job.record_books()
+    assert client.post("/v1/traces", [{"provider": "p", "model": "m"}] * 3)[0] == 202
+    assert daemon.writer.flush(10)
+    job.record_books()
+    status, books = client.request("GET", "/api/v1/books?since=1h")
+    assert status == 200 and len(books) == 2
+    assert books[1]["received"] - books[0]["received"] == 3 == books[1]["received_delta"]
+    assert books[1]["written_delta"] >= 3
+    assert books[1]["dropped_by_reason"]["queue_full"] == 0

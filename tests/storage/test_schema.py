@@ -30,7 +30,7 @@ def test_pragmas_and_permissions(tmp_path: Path) -> None:
 
 def test_tables_columns_and_sync_indexes(tmp_path: Path) -> None:
     conn = open_write_connection(str(tmp_path / "oct.db"))
-    assert schema.migrate(conn) == [1, 2, 3, 4]
+    assert schema.migrate(conn) == [1, 2, 3, 4, 5]
     for table in schema.DATA_TABLES:
         columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         assert {"id", "trace_id", "created_at", "metadata", "synced", "pushed_at"} <= columns
@@ -44,10 +44,10 @@ def test_tables_columns_and_sync_indexes(tmp_path: Path) -> None:
 
 def test_migrate_is_idempotent_and_recorded(tmp_path: Path) -> None:
     conn = open_write_connection(str(tmp_path / "oct.db"))
-    assert schema.migrate(conn) == [1, 2, 3, 4]
+    assert schema.migrate(conn) == [1, 2, 3, 4, 5]
     assert schema.migrate(conn) == []
     versions = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
-    assert versions == [1, 2, 3, 4]
+    assert versions == [1, 2, 3, 4, 5]
     assert schema.current_version(conn) == schema.LATEST_VERSION
     conn.close()
 

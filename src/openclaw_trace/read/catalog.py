@@ -99,6 +99,11 @@ def _metrics(params: dict[str, str]) -> Query:
     return lambda conn: host.metrics(conn, since_ms, _limit(params))
 
 
+def _books(params: dict[str, str]) -> Query:
+    window, _, _, _ = _context({key: value for key, value in params.items() if key in ("since", "until")})
+    return lambda conn: host.books(conn, window.since_ms, window.until_ms, _limit(params))
+
+
 def _push(params: dict[str, str]) -> Query:
     return lambda conn: host.push_cycles(conn, _limit(params))
 
@@ -114,6 +119,7 @@ QUERIES: dict[str, tuple[Callable[[dict[str, str]], Query], frozenset[str]]] = {
     "session": (_session, frozenset({"id", "limit", "since", "until", "tz", "utc"})),
     "metrics": (_metrics, frozenset({"since", "limit"})),
     "push": (_push, frozenset({"limit"})),
+    "books": (_books, frozenset({"since", "until", "limit"})),
 }
 
 

@@ -65,9 +65,9 @@ def summary(conn: sqlite3.Connection, window: Window, filters: Filters, now_ms: 
     errors = conn.execute(f"SELECT count(*) FROM error_events WHERE {where}{extra}", params + extra_params).fetchone()
     p50, p95 = figures.percentiles(conn, window, filters, (0.50, 0.95), now_ms)
     periods = {
-        "today": Window(day_start_ms(now_ms, tz), now_ms),
-        "7d": Window(now_ms - 7 * 86_400_000, now_ms),
-        "30d": Window(now_ms - 30 * 86_400_000, now_ms),
+        "today": Window(day_start_ms(now_ms, tz), now_ms + 1),
+        "7d": Window(now_ms - 7 * 86_400_000, now_ms + 1),
+        "30d": Window(now_ms - 30 * 86_400_000, now_ms + 1),
     }
     cost_periods = {}
     for name, period in periods.items():

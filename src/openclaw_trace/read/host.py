@@ -1,4 +1,4 @@
-"""The host's metric samples and the push log, as the read layer gives them."""
+"""The host's metric samples, the push log and the ingest books over time, as the read layer gives them."""
 
 from __future__ import annotations
 
@@ -40,3 +40,25 @@ def push_cycles(conn: sqlite3.Connection, limit: int | None = None) -> list[dict
     )
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, tuple(row), strict=True)) for row in cursor.fetchall()]
+
+
+def books(conn: sqlite3.Connection, since_ms: int, until_ms: int, limit: int | None = None) -> list[dict[str, Any]]:
+    """The ingest books a minute apart, oldest first: the daemon's counters and, per row, what moved since the
+    row before (``*_delta``; counters restart with the daemon, ``started_at``)."""
+    rows = conn.execute(
+        "SELECT at, started_at, received, written, dropped, dropped_by_reason, queue_depth FROM ingest_books"
+        " WHERE at >= ? AND at < ? ORDER BY at DESC LIMIT ?",
+        (since_ms, until_ms, checked_limit(limit, 1000)),
+    ).fetchall()
+    found: list[dict[str, Any]] = []
+    previous: dict[str, Any] | None = None
+    for row in reversed(rows):
+        entry = dict(zip(("at", "started_at", "received", "written", "dropped", "dropped_by_reason", "queue_depth"),
+                         tuple(row), strict=True))  # fmt: skip
+        entry["dropped_by_reason"] = json.loads(entry["dropped_by_reason"])
+        same_run = previous is not None and previous["started_at"] == entry["started_at"]
+        for name in ("received", "written", "dropped"):
+            entry[f"{name}_delta"] = entry[name] - previous[name] if same_run and previous else entry[name]
+        found.append(entry)
+        previous = entry
+    return found

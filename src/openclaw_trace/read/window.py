@@ -74,9 +74,9 @@ def parse_instant(text: str, param: str, now_ms: int, tz: datetime.tzinfo) -> in
 def parse_window(
     since: str | None, until: str | None, now_ms: int, tz: datetime.tzinfo, default_since: str = "24h"
 ) -> Window:
-    """The window from ``since`` (default ``default_since``) to ``until`` (default now)."""
+    """The window from ``since`` (default ``default_since``) to ``until`` (default now, included)."""
     since_ms = parse_instant(since or default_since, "since", now_ms, tz)
-    until_ms = parse_instant(until, "until", now_ms, tz) if until else now_ms
+    until_ms = parse_instant(until, "until", now_ms, tz) if until else now_ms + 1
     if until_ms <= since_ms:
         raise BadQuery("until", f"until ({until or 'now'}) must be after since ({since or default_since})")
     return Window(since_ms, until_ms)

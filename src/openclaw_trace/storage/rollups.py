@@ -9,21 +9,26 @@ large to sort (keyed on less than the costs: it has a row per bucket, and
 a month of it is read for every summary).
 
 The rollups count exactly the ``llm_traces`` rows whose ``id`` is at most
-``rollup_state.rolled_to_id``. ``roll_up``, run by the single writer every
-few seconds (``RollupJob``), folds the rows written since into them and
-moves that mark in one transaction, so at every moment rollups plus the
+``rollup_state.rolled_to_id``. Every few seconds ``RollupJob`` sums the
+rows written since on a read-only connection, off the writer (``pending``),
+and the single writer adds the sums and moves the mark in one short
+transaction (``apply``), so at every moment rollups plus the
 rows past the mark are the whole truth; readers take both in one snapshot
 (``read.figures``). A trigger per inserted row did the same in the insert's
-own statement, but cost the writer 30–40 % of its rate (docs/benchmarks.md);
-one grouped pass over a few seconds of rows costs a few percent. Deleting
+own statement, but cost the writer 30–40 % of its rate; summing in the
+writer every 5 s held it long enough to drop events at 45,000/s
+(docs/benchmarks.md). Deleting
 raw rows (retention, space) leaves the rollups alone: that is their point.
 Rows removed as duplicates of the plugin's are taken out of the rollups by
-``subtract_statements`` in the same transaction as their delete.
+``subtract_statements`` in the same transaction as their delete, once they
+are counted (only rows up to the mark are ever deleted as duplicates).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
+from typing import Any
 
 # Upper bounds (ms) of the latency buckets; bucket i holds latencies ≤ bound i (and > bound i-1);
 # the last bucket holds everything above the last bound.
@@ -116,27 +121,40 @@ CREATE_STATEMENTS = (
 )
 
 
-def _grouped_insert(where: str, sign: int) -> tuple[str, str]:
-    """Statements adding (sign 1) or taking away (-1) the figures of the ``llm_traces`` rows matching ``where``."""
+def _grouped_select(where: str, sign: int) -> tuple[str, str]:
+    """SELECTs of the rollup rows (costs, latencies) of the ``llm_traces`` rows matching ``where`` (alias ``t``)."""
     keys = ", ".join(_keys_of("t"))
     sums = ", ".join(f"{sign} * sum({figure})" for figure in _figures_of("t"))
-    costs = (
-        f"INSERT INTO cost_rollups ({_KEYS}, {', '.join(FIGURE_COLUMNS)})"
-        f" SELECT {keys}, {sums} FROM llm_traces AS t WHERE {where} GROUP BY 1, 2, 3, 4, 5"
-        f" ON CONFLICT ({_KEYS}) DO UPDATE SET {_UPSERT_FIGURES}"
-    )
+    costs = f"SELECT {keys}, {sums} FROM llm_traces AS t WHERE {where} GROUP BY 1, 2, 3, 4, 5"
     latency_keys = ", ".join(_keys_of("t")[:3])
     latencies = (
-        f"INSERT INTO latency_rollups ({_LATENCY_KEYS}, bucket, calls)"
-        f" SELECT {latency_keys}, {bucket_sql('t.latency_ms')}, {sign} * count(*) FROM llm_traces AS t"
+        f"SELECT {latency_keys}, {bucket_sql('t.latency_ms')}, {sign} * count(*) FROM llm_traces AS t"
         f" WHERE ({where}) AND t.latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4"
-        f" ON CONFLICT ({_LATENCY_KEYS}, bucket) DO UPDATE SET calls = calls + excluded.calls"
     )
     return costs, latencies
 
 
-_PENDING = "t.id > :rolled_to AND t.id <= :up_to"
-_ROLL_UP = _grouped_insert(_PENDING, 1)
+_UPSERT_COSTS = (
+    f"INSERT INTO cost_rollups ({_KEYS}, {', '.join(FIGURE_COLUMNS)})"
+    f" VALUES ({', '.join('?' * (len(KEY_COLUMNS) + len(FIGURE_COLUMNS)))})"
+    f" ON CONFLICT ({_KEYS}) DO UPDATE SET {_UPSERT_FIGURES}"
+)
+_UPSERT_LATENCIES = (
+    f"INSERT INTO latency_rollups ({_LATENCY_KEYS}, bucket, calls) VALUES (?, ?, ?, ?, ?)"
+    f" ON CONFLICT ({_LATENCY_KEYS}, bucket) DO UPDATE SET calls = calls + excluded.calls"
+)
+
+
+def _grouped_insert(where: str, sign: int) -> tuple[str, str]:
+    """Statements adding (sign 1) or taking away (-1) the figures of the rows matching ``where``, in SQL."""
+    costs, latencies = _grouped_select(where, sign)
+    return (
+        f"INSERT INTO cost_rollups ({_KEYS}, {', '.join(FIGURE_COLUMNS)}) {costs}"
+        f" ON CONFLICT ({_KEYS}) DO UPDATE SET {_UPSERT_FIGURES}",
+        f"INSERT INTO latency_rollups ({_LATENCY_KEYS}, bucket, calls) {latencies}"
+        f" ON CONFLICT ({_LATENCY_KEYS}, bucket) DO UPDATE SET calls = calls + excluded.calls",
+    )
+
 
 # The migration's backfill: the rollups of every row already stored.
 BACKFILL_STATEMENTS = (
@@ -145,34 +163,72 @@ BACKFILL_STATEMENTS = (
 )
 
 
+@dataclass(frozen=True)
+class Pending:
+    """The rollup rows of the calls with ids in ``(rolled_to, up_to]``, summed on a read-only connection."""
+
+    rolled_to: int
+    up_to: int
+    costs: list[tuple[Any, ...]]
+    latencies: list[tuple[Any, ...]]
+
+
 def rolled_to(conn: sqlite3.Connection) -> int:
     """The highest ``llm_traces.id`` the rollups count (every lower id too)."""
     return int(conn.execute("SELECT rolled_to_id FROM rollup_state").fetchone()[0])
 
 
-def roll_up(conn: sqlite3.Connection) -> int:
-    """Fold the rows written since the last roll-up into the rollups and move the mark; how many ids it covered.
+def pending(conn: sqlite3.Connection) -> Pending:
+    """Sums the calls written since the mark, in one snapshot; on any connection (read-only: off the writer)."""
+    if conn.in_transaction:
+        return _sum_pending(conn)
+    conn.execute("BEGIN")
+    try:
+        return _sum_pending(conn)
+    finally:
+        conn.execute("COMMIT")
 
-    The caller holds a transaction (the writer's ``call``), so rollups and mark move together.
+
+def _sum_pending(conn: sqlite3.Connection) -> Pending:
+    mark = rolled_to(conn)
+    up_to = int(conn.execute("SELECT coalesce(max(id), 0) FROM llm_traces").fetchone()[0])
+    if up_to <= mark:
+        return Pending(mark, up_to, [], [])
+    params = {"rolled_to": mark, "up_to": up_to}
+    costs_sql, latencies_sql = _grouped_select("t.id > :rolled_to AND t.id <= :up_to", 1)
+    costs = [tuple(row) for row in conn.execute(costs_sql, params)]
+    latencies = [tuple(row) for row in conn.execute(latencies_sql, params)]
+    return Pending(mark, up_to, costs, latencies)
+
+
+def apply(conn: sqlite3.Connection, summed: Pending) -> int:
+    """Add ``summed`` to the rollups and move the mark to its end; the ids it covered (0 when stale).
+
+    For the writer, in its transaction: a few upserts, however many calls they sum. Stale
+    (another roll-up moved the mark meanwhile): nothing is applied. The calls it covers
+    cannot have changed since they were summed: only rows up to the mark are ever taken
+    out as duplicates (``subtract_statements``).
     """
-    params = {
-        "rolled_to": rolled_to(conn),
-        "up_to": int(conn.execute("SELECT coalesce(max(id), 0) FROM llm_traces").fetchone()[0]),
-    }
-    if params["up_to"] <= params["rolled_to"]:
+    if rolled_to(conn) != summed.rolled_to or summed.up_to <= summed.rolled_to:
         return 0
-    for statement in _ROLL_UP:
-        conn.execute(statement, params)
-    conn.execute("UPDATE rollup_state SET rolled_to_id = :up_to", params)
-    return params["up_to"] - params["rolled_to"]
+    conn.executemany(_UPSERT_COSTS, summed.costs)
+    conn.executemany(_UPSERT_LATENCIES, summed.latencies)
+    conn.execute("UPDATE rollup_state SET rolled_to_id = ?", (summed.up_to,))
+    return summed.up_to - summed.rolled_to
+
+
+def roll_up(conn: sqlite3.Connection) -> int:
+    """Sum and apply on one connection (tests, bulk loads); the ids it covered."""
+    return apply(conn, pending(conn))
 
 
 def subtract_statements(where: str) -> tuple[str, str]:
     """Statements taking the rows matching ``where`` (alias ``t``) out of the rollups, before they are deleted.
 
-    Only rows the rollups already count (up to the mark) are taken out.
+    ``where`` must hold only for rows the rollups already count (up to the mark):
+    a row past it may be summed at this moment for the next roll-up, off the writer.
     """
-    return _grouped_insert(f"({where}) AND t.id <= (SELECT rolled_to_id FROM rollup_state)", -1)
+    return _grouped_insert(where, -1)
 
 
 def delete_before(hour_ms: int) -> tuple[tuple[str, tuple[int]], ...]:

@@ -163,6 +163,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         "hourly cost and latency rollups, kept by triggers on llm_traces",
         (*rollups.CREATE_STATEMENTS, *rollups.BACKFILL_STATEMENTS),
     ),
+    Migration(
+        5,
+        "the ingest books over time",
+        (
+            # One row a minute: the daemon's counters since it started (started_at), as /health shows them.
+            """CREATE TABLE ingest_books (
+                id INTEGER PRIMARY KEY,
+                at INTEGER NOT NULL,
+                started_at INTEGER NOT NULL,
+                received INTEGER NOT NULL,
+                written INTEGER NOT NULL,
+                dropped INTEGER NOT NULL,
+                dropped_by_reason TEXT NOT NULL,
+                queue_depth INTEGER NOT NULL)""",
+            "CREATE INDEX idx_ingest_books_at ON ingest_books (at)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

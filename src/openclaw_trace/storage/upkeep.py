@@ -125,8 +125,10 @@ def delete_oldest(conn: sqlite3.Connection, synced: int, limit: int) -> int:
 
 
 def delete_push_log_before(conn: sqlite3.Connection, cutoff_ms: int) -> int:
-    """Delete the push cycles recorded before ``cutoff_ms``; the count."""
-    return max(0, conn.execute("DELETE FROM push_log WHERE started_at < ?", (cutoff_ms,)).rowcount)
+    """Delete the push cycles and the ingest books recorded before ``cutoff_ms``; the count."""
+    deleted = conn.execute("DELETE FROM push_log WHERE started_at < ?", (cutoff_ms,)).rowcount
+    deleted += conn.execute("DELETE FROM ingest_books WHERE at < ?", (cutoff_ms,)).rowcount
+    return max(0, deleted)
 
 
 def delete_rollups_before(conn: sqlite3.Connection, cutoff_ms: int) -> int:

@@ -10,6 +10,7 @@ the HTTP loop is saturated.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
 from collections.abc import Sequence
@@ -131,9 +132,10 @@ WHERE synced = 0 AND created_at >= :since
       SELECT json_extract(metadata, '$.w3c_trace_id') FROM llm_traces
       WHERE synced = 0 AND created_at >= :since AND json_extract(metadata, '$.source') = 'openclaw-plugin')
 """
-# OTLP's traces of runs the plugin reported (``t`` is the row considered).
+# OTLP's traces of runs the plugin reported (``t`` is the row considered), once the rollups count
+# them (a row past the mark may be being summed for the next roll-up; a later pass takes it).
 _SUPERSEDED_TRACE = """
-t.synced = 0 AND t.created_at >= :since
+t.synced = 0 AND t.created_at >= :since AND t.id <= (SELECT rolled_to_id FROM rollup_state)
 AND json_extract(t.metadata, '$.source') = 'otlp'
 AND json_extract(t.metadata, '$.trace_id') IN (
     SELECT json_extract(metadata, '$.w3c_trace_id') FROM llm_traces
@@ -150,7 +152,7 @@ def supersede_duplicates(conn: sqlite3.Connection, since_ms: int) -> int:
     deleted = int(conn.execute(_SUPERSEDE_ERRORS, params).rowcount)
     if conn.execute(f"SELECT 1 FROM llm_traces AS t WHERE {_SUPERSEDED_TRACE} LIMIT 1", params).fetchone() is None:
         return deleted
-    with immediate_transaction(conn):
+    with contextlib.nullcontext() if conn.in_transaction else immediate_transaction(conn):
         for statement in rollups.subtract_statements(_SUPERSEDED_TRACE):
             conn.execute(statement, params)
         deleted += int(conn.execute(f"DELETE FROM llm_traces AS t WHERE {_SUPERSEDED_TRACE}", params).rowcount)
@@ -192,5 +194,15 @@ def record_push_cycle(conn: sqlite3.Connection, row: Sequence[Any]) -> None:
     conn.execute(
         "INSERT INTO push_log (started_at, duration_ms, status, endpoint, format, events, batches,"
         " bytes, http_status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
+
+
+def record_books(conn: sqlite3.Connection, row: Sequence[Any]) -> None:
+    """Insert one ``ingest_books`` row: (at, started_at, received, written, dropped, dropped_by_reason JSON,
+    queue_depth)."""
+    conn.execute(
+        "INSERT INTO ingest_books (at, started_at, received, written, dropped, dropped_by_reason, queue_depth)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
         row,
     )
