@@ -26,7 +26,9 @@ are counted (only rows up to the mark are ever deleted as duplicates).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,27 +180,55 @@ def rolled_to(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT rolled_to_id FROM rollup_state").fetchone()[0])
 
 
-def pending(conn: sqlite3.Connection) -> Pending:
-    """Sums the calls written since the mark, in one snapshot; on any connection (read-only: off the writer)."""
+# Ids summed per read transaction: a long read holds back the WAL checkpoint (whose
+# RESTART then makes the writer wait); 20,000 calls take tens of milliseconds.
+SUM_CHUNK_IDS = 20_000
+
+
+def pending(conn: sqlite3.Connection, chunk_ids: int = SUM_CHUNK_IDS) -> Pending:
+    """Sums the calls written since the mark, ``chunk_ids`` at a time; on any connection (read-only: off the writer).
+
+    Calls up to the mark's end never change once written (only rows the rollups count
+    are deleted as duplicates), so the chunks need not share a snapshot.
+    """
+    mark, up_to = _range(conn)
+    costs: dict[tuple[Any, ...], list[Any]] = {}
+    latencies: dict[tuple[Any, ...], int] = {}
+    costs_sql, latencies_sql = _grouped_select("t.id > :start AND t.id <= :end", 1)
+    keys = len(KEY_COLUMNS)
+    for start in range(mark, up_to, chunk_ids):
+        params = {"start": start, "end": min(start + chunk_ids, up_to)}
+        with _read_transaction(conn):
+            for row in conn.execute(costs_sql, params):
+                key, figures = tuple(row[:keys]), row[keys:]
+                into = costs.get(key)
+                costs[key] = list(figures) if into is None else [a + b for a, b in zip(into, figures, strict=True)]
+            for row in conn.execute(latencies_sql, params):
+                latency_key = tuple(row[:4])
+                latencies[latency_key] = latencies.get(latency_key, 0) + row[4]
+    return Pending(
+        mark,
+        up_to,
+        [(*key, *figures) for key, figures in costs.items()],
+        [(*key, calls) for key, calls in latencies.items()],
+    )
+
+
+def _range(conn: sqlite3.Connection) -> tuple[int, int]:
+    with _read_transaction(conn):
+        return rolled_to(conn), int(conn.execute("SELECT coalesce(max(id), 0) FROM llm_traces").fetchone()[0])
+
+
+@contextlib.contextmanager
+def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     if conn.in_transaction:
-        return _sum_pending(conn)
+        yield
+        return
     conn.execute("BEGIN")
     try:
-        return _sum_pending(conn)
+        yield
     finally:
         conn.execute("COMMIT")
-
-
-def _sum_pending(conn: sqlite3.Connection) -> Pending:
-    mark = rolled_to(conn)
-    up_to = int(conn.execute("SELECT coalesce(max(id), 0) FROM llm_traces").fetchone()[0])
-    if up_to <= mark:
-        return Pending(mark, up_to, [], [])
-    params = {"rolled_to": mark, "up_to": up_to}
-    costs_sql, latencies_sql = _grouped_select("t.id > :rolled_to AND t.id <= :up_to", 1)
-    costs = [tuple(row) for row in conn.execute(costs_sql, params)]
-    latencies = [tuple(row) for row in conn.execute(latencies_sql, params)]
-    return Pending(mark, up_to, costs, latencies)
 
 
 def apply(conn: sqlite3.Connection, summed: Pending) -> int:
