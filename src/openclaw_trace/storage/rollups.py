@@ -26,11 +26,11 @@ are counted (only rows up to the mark are ever deleted as duplicates).
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from openclaw_trace.storage.connection import read_transaction
 
 # Upper bounds (ms) of the latency buckets; bucket i holds latencies ≤ bound i (and > bound i-1);
 # the last bucket holds everything above the last bound.
@@ -198,7 +198,7 @@ def pending(conn: sqlite3.Connection, chunk_ids: int = SUM_CHUNK_IDS) -> Pending
     keys = len(KEY_COLUMNS)
     for start in range(mark, up_to, chunk_ids):
         params = {"start": start, "end": min(start + chunk_ids, up_to)}
-        with _read_transaction(conn):
+        with read_transaction(conn):
             for row in conn.execute(costs_sql, params):
                 key, figures = tuple(row[:keys]), row[keys:]
                 into = costs.get(key)
@@ -215,20 +215,8 @@ def pending(conn: sqlite3.Connection, chunk_ids: int = SUM_CHUNK_IDS) -> Pending
 
 
 def _range(conn: sqlite3.Connection) -> tuple[int, int]:
-    with _read_transaction(conn):
+    with read_transaction(conn):
         return rolled_to(conn), int(conn.execute("SELECT coalesce(max(id), 0) FROM llm_traces").fetchone()[0])
-
-
-@contextlib.contextmanager
-def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")
 
 
 def apply(conn: sqlite3.Connection, summed: Pending) -> int:
