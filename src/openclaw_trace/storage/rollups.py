@@ -185,13 +185,16 @@ def rolled_to(conn: sqlite3.Connection) -> int:
 SUM_CHUNK_IDS = 20_000
 
 
-def pending(conn: sqlite3.Connection, chunk_ids: int = SUM_CHUNK_IDS) -> Pending:
-    """Sums the calls written since the mark, ``chunk_ids`` at a time; on any connection (read-only: off the writer).
+def pending(conn: sqlite3.Connection, chunk_ids: int = SUM_CHUNK_IDS, max_ids: int | None = None) -> Pending:
+    """Sums the calls written since the mark (at most ``max_ids`` of them), ``chunk_ids`` at a time; on any
+    connection (read-only: off the writer).
 
     Calls up to the mark's end never change once written (only rows the rollups count
     are deleted as duplicates), so the chunks need not share a snapshot.
     """
     mark, up_to = _range(conn)
+    if max_ids is not None:
+        up_to = min(up_to, mark + max_ids)
     costs: dict[tuple[Any, ...], list[Any]] = {}
     latencies: dict[tuple[Any, ...], int] = {}
     costs_sql, latencies_sql = _grouped_select("t.id > :start AND t.id <= :end", 1)
