@@ -234,3 +234,19 @@ def test_rollups_have_their_own_retention(tmp_path: Path) -> None:
     assert [key[0] for key in figures] == [BASE_MS + 2 * HOUR_MS]
     assert conn.execute("SELECT count(*) FROM llm_traces").fetchone()[0] == 3, "the raw rows are upkeep's other job"
     conn.close()
+
+
+def test_a_capped_pass_rolls_up_the_oldest_calls_and_leaves_the_rest_past_the_mark(tmp_path: Path) -> None:
+    conn = open_write_connection(str(tmp_path / "oct.db"))
+    migrate(conn)
+    call = {"created_at": BASE_MS, "provider": "p", "model": "m", "agent_id": None, "channel": None,
+            "status": "ok", "prompt_tokens": 1, "completion_tokens": 1, "cost": (0.5, "reported"),
+            "latency_ms": 5.0}  # fmt: skip
+    writes.insert_rows(conn, "trace", [row_of(call) for _ in range(10)])
+    assert apply(conn, pending(conn, chunk_ids=2, max_ids=4)) == 4
+    assert rolled_to(conn) == 4
+    figures, _ = stored(conn, 0)
+    assert figures[(BASE_MS, "p", "m", "", "")]["calls"] == 4
+    assert apply(conn, pending(conn)) == 6  # the next pass, uncapped, catches up
+    assert stored(conn, 0)[0][(BASE_MS, "p", "m", "", "")]["calls"] == 10
+    conn.close()
