@@ -21,11 +21,9 @@ from openclaw_trace.config import ConfigError, load_config
 from openclaw_trace.config_types import parse_duration_s
 from openclaw_trace.read import host
 from openclaw_trace.read.filters import MAX_LIMIT
-from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import open_read_connection
 
 DEFAULT_LIMIT = 20
-COLUMNS = ("created_at", *writes.COLUMNS["system_metric"])
 
 
 def add_parser(commands: Any) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from openclaw_trace import cli_format
 from openclaw_trace.config import ConfigError, load_config
 from openclaw_trace.read import costs, host, records
+from openclaw_trace.read.catalog import FILTER_PARAMS
 from openclaw_trace.read.filters import Filters
 from openclaw_trace.read.problems import ReadProblem
 from openclaw_trace.read.reader import open_reader, time_limit
@@ -29,8 +30,6 @@ from openclaw_trace.read.window import Window, parse_window, zone
 COMMANDS = ("summary", "cost", "traces", "trace", "errors", "sessions", "session", "books")
 QUERY_TIME_LIMIT_S = 30.0
 OVER_BUDGET = 3
-_FILTER_FLAGS = {"provider": "provider", "model": "model", "agent": "agent_id", "session": "session_id",
-                 "channel": "channel", "status": "status"}  # fmt: skip
 
 
 def add_parsers(commands: Any) -> None:
@@ -65,7 +64,7 @@ def add_parsers(commands: Any) -> None:
             continue
         command.add_argument("--since", help="start: 15m, 24h, 7d, today, month, a date or Unix ms (default 24h)")
         command.add_argument("--until", help="end, in the same forms (default now)")
-        for flag in _FILTER_FLAGS if name != "books" else ():
+        for flag in FILTER_PARAMS if name != "books" else ():
             if flag != "status" or name in ("summary", "cost", "traces", "sessions"):
                 command.add_argument(f"--{flag}", help=f"only this {flag}")
         if name == "cost":
@@ -119,7 +118,7 @@ def _window(args: argparse.Namespace, tz: datetime.tzinfo) -> Window:
 
 
 def _filters(args: argparse.Namespace) -> Filters:
-    given = {field: getattr(args, flag, None) for flag, field in _FILTER_FLAGS.items()}
+    given = {field: getattr(args, flag, None) for flag, field in FILTER_PARAMS.items()}
     return Filters(**given)
 
 

@@ -23,7 +23,8 @@ Query = Callable[[sqlite3.Connection], Any]
 COMMON = frozenset(
     {"since", "until", "tz", "utc", "limit", "provider", "model", "agent", "session", "channel", "status"}
 )
-_FILTER_PARAMS = {"provider": "provider", "model": "model", "agent": "agent_id", "session": "session_id",
+# Filter parameters (and CLI flags) → Filters fields.
+FILTER_PARAMS = {"provider": "provider", "model": "model", "agent": "agent_id", "session": "session_id",
                   "channel": "channel", "status": "status"}  # fmt: skip
 
 
@@ -40,7 +41,7 @@ def _context(params: dict[str, str]) -> tuple[Window, Filters, datetime.tzinfo, 
     tz = zone("UTC" if params.get("utc") in ("1", "true") else params.get("tz"))
     now_ms = time.time_ns() // 1_000_000
     window = parse_window(params.get("since"), params.get("until"), now_ms, tz)
-    filters = Filters(**{field: params.get(name) for name, field in _FILTER_PARAMS.items()})
+    filters = Filters(**{field: params.get(name) for name, field in FILTER_PARAMS.items()})
     return window, filters, tz, now_ms
 
 

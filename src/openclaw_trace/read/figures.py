@@ -78,12 +78,6 @@ class Figures:
     latency_sum_ms: float = 0.0
     latency_count: int = 0
 
-    def add(self, row: sqlite3.Row) -> None:
-        for name in FIGURE_NAMES:
-            value = row[name]
-            if value:
-                setattr(self, name, getattr(self, name) + value)
-
     def merge(self, other: Figures) -> None:
         for name in FIGURE_NAMES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
