@@ -75,7 +75,7 @@ def build(path: Path, rows: int) -> None:
             conn.execute("COMMIT")
             done += chunk
         conn.execute("BEGIN")
-        rollups.roll_up(conn)  # as the daemon's RollupJob would have, a few seconds behind the rows
+        rollups.roll_up(conn)  # as the daemon's writer would have, a second behind the rows
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode=WAL")
         count = int(conn.execute("SELECT count(*) FROM llm_traces").fetchone()[0])

@@ -41,9 +41,9 @@ from openclaw_trace.pricing import load_prices
 from openclaw_trace.push.scheduler import PushScheduler
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema, writes
+from openclaw_trace.storage.books_job import BooksJob
 from openclaw_trace.storage.checkpointer import WalCheckpointer, writer_pass_due
 from openclaw_trace.storage.connection import open_write_connection
-from openclaw_trace.storage.rollup_job import RollupJob
 from openclaw_trace.storage.upkeep import StorageUpkeep
 
 log = logging.getLogger("openclaw_trace.daemon")
@@ -177,7 +177,7 @@ class Daemon:
                 checkpointer=self.checkpointer,
             )
         )
-        components.append(RollupJob(self.writer, self.stats, config.db_path, self.queue.depth))
+        components.append(BooksJob(self.writer, self.stats, self.queue.depth))
         if self.config.log_path:
             # Imported here so that with the setting empty nothing of the tailer is even loaded.
             from openclaw_trace.collectors.logs.tailer import LogTailer

@@ -2,8 +2,10 @@
 
 Random calls (many models, agents, channels, hours; prices reported,
 computed or unknown; latencies or none) go in through the storage layer's
-own multi-row inserts in random batches, rolled up after a random number of
-them; retention deletes whole old hours of raw rows; OTLP duplicates of
+own multi-row inserts in random batches, summed in memory as the writer sums
+them and folded into the tables after a random number of them, with a writer
+that dies holding sums at a random point (the next start counts its calls from
+the table); retention deletes whole old hours of raw rows; OTLP duplicates of
 plugin rows are superseded, before or after their roll-up. The expected
 figures are worked out here in Python from the generated calls, not by SQL.
 """
@@ -26,8 +28,8 @@ from openclaw_trace.read.filters import Filters
 from openclaw_trace.read.reader import open_reader
 from openclaw_trace.read.window import Window
 from openclaw_trace.storage import writes
-from openclaw_trace.storage.connection import open_write_connection
-from openclaw_trace.storage.rollups import HOUR_MS, LATENCY_BOUNDS_MS, apply, pending, roll_up, rolled_to
+from openclaw_trace.storage.connection import immediate_transaction, open_write_connection
+from openclaw_trace.storage.rollups import HOUR_MS, LATENCY_BOUNDS_MS, CallSums, roll_up, rolled_to
 from openclaw_trace.storage.schema import migrate
 
 BASE_MS = 1_796_000_000_000 // HOUR_MS * HOUR_MS
@@ -101,6 +103,29 @@ def stored(conn: Any, since_hour: int) -> tuple[dict[tuple[Any, ...], dict[str, 
     return figures, buckets
 
 
+class WriterSums:
+    """The writer's share of the rollups, on one connection: sums of what it inserts, folded on demand."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.restart()
+
+    def restart(self) -> None:
+        """A writer that died holding sums, started again: it counts the calls past the mark in SQL."""
+        self.sums = CallSums()
+        with immediate_transaction(self.conn):
+            self.sums.start(self.conn)
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        writes.insert_rows(self.conn, "trace", rows)
+        self.sums.add(rows)
+
+    def fold(self) -> None:
+        with immediate_transaction(self.conn):
+            self.sums.fold(self.conn)
+        self.sums.clear(self.conn)
+
+
 def assert_same(got: dict[tuple[Any, ...], dict[str, float]], want: dict[tuple[Any, ...], dict[str, float]]) -> None:
     assert set(got) == set(want)
     for key, figures in want.items():
@@ -116,16 +141,12 @@ def assert_same(got: dict[tuple[Any, ...], dict[str, float]], want: dict[tuple[A
     duplicates=st.integers(0, 5),
     rolled_batches=st.integers(0, 10),
     roll_before_supersede=st.booleans(),
-    chunk=st.integers(1, 60),
+    died_after=st.integers(0, 12),
 )
 def test_rollups_equal_the_raw_rows_they_count(
     tmp_path_factory: pytest.TempPathFactory, generated: list[dict[str, Any]], batch: int,
-    retention_hours: int, duplicates: int, rolled_batches: int, roll_before_supersede: bool, chunk: int,
+    retention_hours: int, duplicates: int, rolled_batches: int, roll_before_supersede: bool, died_after: int,
 ) -> None:  # fmt: skip
-
-    def roll_up(conn: Any) -> None:  # summed in chunks of ``chunk`` ids, as off the writer
-        apply(conn, pending(conn, chunk_ids=chunk))
-
     path = str(tmp_path_factory.mktemp("rollups") / "oct.db")
     conn = open_write_connection(path)
     migrate(conn)
@@ -135,14 +156,17 @@ def test_rollups_equal_the_raw_rows_they_count(
         run = f"{index:032x}"
         rows.append(row_of(generated[index % len(generated)], {"source": "openclaw-plugin", "w3c_trace_id": run}))
         rows.append(row_of(generated[index % len(generated)], {"source": "otlp", "trace_id": run}))
+    writer = WriterSums(conn)
     for number, start in enumerate(range(0, len(rows), batch)):
-        writes.insert_rows(conn, "trace", rows[start : start + batch])
+        writer.insert(rows[start : start + batch])
         if number == rolled_batches:
-            roll_up(conn)  # a roll-up between batches, as the writer runs it
+            writer.fold()  # a fold between batches, as the writer's clock calls for one
+        if number == died_after:
+            writer.restart()
     if roll_before_supersede:
-        roll_up(conn)
+        writer.fold()
     writes.supersede_duplicates(conn, since_ms=0)
-    roll_up(conn)
+    writer.fold()
     writes.supersede_duplicates(conn, since_ms=0)  # the next pass takes the duplicates that were past the mark
     cutoff = BASE_MS + retention_hours * HOUR_MS  # retention: whole old hours of raw rows go
     conn.execute("DELETE FROM llm_traces WHERE created_at < ?", (cutoff,))
@@ -174,11 +198,12 @@ def test_a_window_read_from_rollups_and_edges_equals_its_raw_rows(
     conn = open_write_connection(path)
     migrate(conn)
     rows = [row_of(call) for call in generated]
+    writer = WriterSums(conn)
     if rows[:rolled]:
-        writes.insert_rows(conn, "trace", rows[:rolled])
-    roll_up(conn)  # the rollups count the first rows; the rest are past the mark
+        writer.insert(rows[:rolled])
+    writer.fold()  # the rollups count the first rows; the rest are past the mark
     if rows[rolled:]:
-        writes.insert_rows(conn, "trace", rows[rolled:])
+        writer.insert(rows[rolled:])
     conn.close()
     window = Window(since, since + length)
     inside = [call for call in generated if window.since_ms <= call["created_at"] < window.until_ms]
@@ -236,17 +261,20 @@ def test_rollups_have_their_own_retention(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_a_capped_pass_rolls_up_the_oldest_calls_and_leaves_the_rest_past_the_mark(tmp_path: Path) -> None:
+def test_sums_the_table_already_counted_are_not_added_twice(tmp_path: Path) -> None:
     conn = open_write_connection(str(tmp_path / "oct.db"))
     migrate(conn)
     call = {"created_at": BASE_MS, "provider": "p", "model": "m", "agent_id": None, "channel": None,
             "status": "ok", "prompt_tokens": 1, "completion_tokens": 1, "cost": (0.5, "reported"),
             "latency_ms": 5.0}  # fmt: skip
-    writes.insert_rows(conn, "trace", [row_of(call) for _ in range(10)])
-    assert apply(conn, pending(conn, chunk_ids=2, max_ids=4)) == 4
-    assert rolled_to(conn) == 4
-    figures, _ = stored(conn, 0)
-    assert figures[(BASE_MS, "p", "m", "", "")]["calls"] == 4
-    assert apply(conn, pending(conn)) == 6  # the next pass, uncapped, catches up
-    assert stored(conn, 0)[0][(BASE_MS, "p", "m", "", "")]["calls"] == 10
+    writer = WriterSums(conn)
+    writer.insert([row_of(call) for _ in range(4)])
+    with immediate_transaction(conn):
+        assert roll_up(conn) == 4  # counted from the table while the writer holds their sums
+    writer.fold()
+    assert stored(conn, 0)[0][(BASE_MS, "p", "m", "", "")]["calls"] == 4
+    writer.insert([row_of(call) for _ in range(3)])  # the sums start again from the mark
+    writer.fold()
+    assert stored(conn, 0)[0][(BASE_MS, "p", "m", "", "")]["calls"] == 7
+    assert rolled_to(conn) == 7
     conn.close()

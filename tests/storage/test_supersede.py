@@ -13,8 +13,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from openclaw_trace.daemon import Daemon
 from openclaw_trace.pipeline.supersede import WINDOW_MS, Superseder
 from openclaw_trace.stats import Stats
-from openclaw_trace.storage import writes
-from openclaw_trace.storage.rollup_job import RollupJob
+from openclaw_trace.storage import rollups, writes
 from tests.api.test_otel_sdk import send_spans
 from tests.conftest import Client, rows
 
@@ -111,8 +110,7 @@ def test_openclaws_exporter_spans_of_a_run_the_plugin_reported_give_way_to_the_p
         send()
     # Traces give way once the rollups count them: a roll-up, then the next supersede pass
     # (the writer runs one with the next batch that can meet a duplicate).
-    job = next(component for component in daemon.components if isinstance(component, RollupJob))
-    job.run_once()
+    daemon.writer.call(rollups.roll_up)
     daemon.writer.call(functools.partial(writes.supersede_duplicates, since_ms=0))
     found = rows(
         db_path,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -30,7 +31,7 @@ from openclaw_trace.pipeline.ids import uuid4_strings
 from openclaw_trace.pipeline.queue import BUNDLE, inner_kinds
 from openclaw_trace.pipeline.supersede import Superseder, now_ms
 from openclaw_trace.scrub import scrub_row
-from openclaw_trace.storage import writes
+from openclaw_trace.storage import rollups, writes
 from openclaw_trace.storage.connection import immediate_transaction
 
 log = logging.getLogger("openclaw_trace.writer")
@@ -40,6 +41,7 @@ _BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 _DB_UNWRITABLE_CODES = {7, 8, 10, 13, 14, 15}  # NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL
 RETRY_BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 REDACTED_COUNTER = "scrub.redacted"  # secrets taken out of stored text, in /health's counters
+FOLD_INTERVAL_S = 1.0  # how often the calls summed in memory go into the hourly rollups
 
 Row = tuple[Any, ...]
 Statement = tuple[str, Sequence[Any]]
@@ -125,6 +127,33 @@ class BatchWrites:
         # thread gives the GIL up there (see BatchWriter).
         self._before_insert = before_insert
         self._gave_up = False  # a batch was given up at shutdown
+        self._sums = rollups.CallSums()
+        self._fold_due = time.monotonic() + FOLD_INTERVAL_S
+
+    def start(self) -> None:
+        """Before the first batch: count the calls a writer that died left past the rollups' mark."""
+        with immediate_transaction(self._conn):
+            self._sums.start(self._conn)
+
+    def fold_rollups(self, force: bool = False) -> None:
+        """Add the calls summed since the last fold to the hourly rollups, once a second (``force``: now).
+
+        A failure keeps the sums for the next fold: the calls stay past the mark
+        meanwhile, where readers count them raw.
+        """
+        if not self._sums.calls or not (force or time.monotonic() >= self._fold_due):
+            return
+        self._fold_due = time.monotonic() + FOLD_INTERVAL_S
+        try:
+            with immediate_transaction(self._conn):
+                calls = self._sums.fold(self._conn)
+        except sqlite3.Error as exc:
+            log.warning("adding %d calls to the hourly rollups failed, will retry: %s", self._sums.calls, exc)
+            self._stats.count("rollups.failures")
+            return
+        self._sums.clear(self._conn)
+        self._stats.count("rollups.folds")
+        self._stats.count("rollups.calls", calls)
 
     def write(self, batch: list[Envelope]) -> None:
         """Commit or count every envelope of ``batch``; returns only when each is settled.
@@ -142,6 +171,7 @@ class BatchWrites:
         for bundle in batch:
             if bundle.kind == BUNDLE:
                 self._write_bundle(bundle)
+        self.fold_rollups()
 
     def settle(self, batch: list[Envelope]) -> None:
         """``write``, behind one last net: a bug that escapes it counts the batch as ``write_error``."""
@@ -214,7 +244,7 @@ class BatchWrites:
                     raise unavailable from exc
                 self._write_one_by_one(kind, pending)
             else:
-                self._stats.record_written(kind, len(rows))
+                self._committed(kind, rows)
             del pending[kind]
 
     def _write_one_by_one(self, kind: str, pending: dict[str, list[Row]]) -> None:
@@ -230,18 +260,23 @@ class BatchWrites:
                 log.warning("dropped a %s row the database refused: %s", kind, exc)
                 self._stats.record_dropped(kind, "write_error", 1)
             else:
-                self._stats.record_written(kind, 1)
+                self._committed(kind, rows[:1])
             rows.pop(0)
 
+    def _committed(self, kind: str, rows: list[Row]) -> None:
+        self._stats.record_written(kind, len(rows))
+        if kind == "trace":
+            self._sums.add(rows)
+
     def _bundle_transaction(self, pending: dict[str, list[Row]], statements: Sequence[Statement]) -> None:
-        written: dict[str, int] = {}
+        written: dict[str, list[Row]] = {}
         refused: dict[str, int] = {}
         try:
             with immediate_transaction(self._conn):
                 for kind, rows in pending.items():
                     try:
                         writes.insert_rows(self._conn, kind, rows)
-                        written[kind] = len(rows)
+                        written[kind] = rows
                     except Exception as exc:
                         if classify(exc) is not None:
                             raise
@@ -253,16 +288,17 @@ class BatchWrites:
             if unavailable is not None:
                 raise unavailable from exc
             raise
-        for kind, count in written.items():
-            self._stats.record_written(kind, count)
+        for kind, rows in written.items():
+            self._committed(kind, rows)
         for kind, count in refused.items():
             log.warning("dropped %d %s rows the database refused", count, kind)
             self._stats.record_dropped(kind, "write_error", count)
         pending.clear()
 
-    def _insert_each(self, kind: str, rows: list[Row]) -> tuple[int, int]:
-        """Inside an open transaction: insert rows singly (savepoints); (written, refused)."""
-        written = refused = 0
+    def _insert_each(self, kind: str, rows: list[Row]) -> tuple[list[Row], int]:
+        """Inside an open transaction: insert rows singly (savepoints); (the rows written, how many refused)."""
+        written: list[Row] = []
+        refused = 0
         for row in rows:
             self._conn.execute("SAVEPOINT one_row")
             try:
@@ -276,7 +312,7 @@ class BatchWrites:
                 self._conn.execute("ROLLBACK TO one_row")
                 refused += 1
             else:
-                written += 1
+                written.append(row)
             self._conn.execute("RELEASE one_row")
         return written, refused
 

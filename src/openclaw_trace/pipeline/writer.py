@@ -122,6 +122,7 @@ class BatchWriter:
 
     def start(self) -> None:
         self._stats.set_unsynced(writes.count_unsynced(self._conn, list(writes.TABLES.values())))
+        self._writes.start()
         self._stats.set_writer_alive(True)
         self._thread.start()
 
@@ -174,7 +175,10 @@ class BatchWriter:
                 if batch:
                     self._write(batch)
                 elif self._queue.exhausted():
+                    self._writes.fold_rollups(force=True)
                     return
+                else:
+                    self._writes.fold_rollups()
         finally:
             for task in self._queue.finish():
                 task.cancel()

@@ -31,7 +31,7 @@ from typing import Any
 
 from openclaw_trace.lifecycle import set_os_thread_name
 from openclaw_trace.model import Envelope
-from openclaw_trace.pipeline.batch import BatchWrites
+from openclaw_trace.pipeline.batch import FOLD_INTERVAL_S, BatchWrites
 from openclaw_trace.pipeline.channel import ChannelClosed, ChannelReader, ChannelWriter
 from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import immediate_transaction, open_write_connection
@@ -163,11 +163,12 @@ class Inbox:
             self._calls.clear()
             return calls
 
-    def next(self) -> tuple[int, list[Envelope]] | None:
-        """Wait for work: a batch (slots, envelopes), or None when a call waits or nothing more will come."""
+    def next(self, timeout_s: float) -> tuple[int, list[Envelope]] | None:
+        """Wait up to ``timeout_s`` for work: a batch (slots, envelopes), or None when a call waits, nothing more
+        will come, or the time is up."""
         with self._lock:
-            while not self._batches and not self._calls and not self._ended:
-                self._lock.wait()
+            if not self._batches and not self._calls and not self._ended:
+                self._lock.wait(timeout_s)
             if self._calls or not self._batches or self.abandoned:
                 return None
             slot_count, rows = self._batches.popleft()
@@ -225,11 +226,13 @@ class ChildWriter:
 
     def run(self) -> None:
         unsynced = writes.count_unsynced(self._conn, list(writes.TABLES.values()))
+        self._writes.start()
         self._outbox.send(("ready", os.getpid(), unsynced))
         while not self._inbox.finished():
             self._run_calls()
-            item = self._inbox.next()
+            item = self._inbox.next(FOLD_INTERVAL_S)
             if item is None:
+                self._fold_rollups()
                 continue
             self._write(*item)
             # Settled batches are answered together while more are waiting (up to a
@@ -237,6 +240,7 @@ class ChildWriter:
             if not self._inbox.batch_waiting() or time.monotonic() - self._unanswered_since >= ANSWER_DELAY_S:
                 self._answer_batches()
         self._answer_batches()
+        self._fold_rollups(force=True)
 
     def _write(self, slot_count: int, batch: list[Envelope]) -> None:
         self._writes.settle(batch)
@@ -245,6 +249,13 @@ class ChildWriter:
         self._unanswered_batches += 1
         self._unanswered_slots += slot_count
         self._unanswered_events += self._counters.take_events()
+
+    def _fold_rollups(self, force: bool = False) -> None:
+        """Idle or stopping: fold the rollups if due, and report the counts it moved (no batch will carry them)."""
+        self._writes.fold_rollups(force)
+        counters = self._counters.take_events() + self._counters.take_health()
+        if counters:
+            self._answer(("health", counters))
 
     def _answer_batches(self) -> None:
         if self._unanswered_batches:

@@ -4,7 +4,7 @@ A window splits into its whole hours, read from ``cost_rollups`` and
 ``latency_rollups`` (so cost history outlives the raw rows' retention, and
 30 days of a million calls sum in milliseconds), and the part-hours at its
 edges, read from ``llm_traces``. The rollups count the rows up to their mark
-(``storage.rollups``); the rows past it, a few seconds' worth, are read raw
+(``storage.rollups``); the rows past it, about a second's worth, are read raw
 wherever in the window they fall, all in one snapshot. The rollups key calls by provider, model,
 agent and channel only: a filter or a grouping on the session or the status
 reads raw rows for the whole window.
@@ -147,7 +147,7 @@ def grouped(
             where, params = in_window(edge)
             sql = f"{raw_select} WHERE {where} AND id <= ?{extra}{_grouping(by)}"
             _add(groups, _tuples(conn, sql, [*params, mark, *extra_params]), by)
-        # The rows past the mark, wherever in the window (found by id: a few seconds' worth).
+        # The rows past the mark, wherever in the window (found by id: a second's worth).
         sql = f"{raw_select} WHERE id > ? AND created_at >= ? AND created_at < ?{extra}{_grouping(by)}"
         _add(groups, _tuples(conn, sql, [mark, window.since_ms, window.until_ms, *extra_params]), by)
         if hours is not None:

@@ -9,28 +9,29 @@ large to sort (keyed on less than the costs: it has a row per bucket, and
 a month of it is read for every summary).
 
 The rollups count exactly the ``llm_traces`` rows whose ``id`` is at most
-``rollup_state.rolled_to_id``. Every few seconds ``RollupJob`` sums the
-rows written since on a read-only connection, off the writer (``pending``),
-and the single writer adds the sums and moves the mark in one short
-transaction (``apply``), so at every moment rollups plus the
-rows past the mark are the whole truth; readers take both in one snapshot
-(``read.figures``). A trigger per inserted row did the same in the insert's
-own statement, but cost the writer 30–40 % of its rate; summing in the
-writer every 5 s held it long enough to drop events at 45,000/s
-(docs/benchmarks.md). Deleting
-raw rows (retention, space) leaves the rollups alone: that is their point.
-Rows removed as duplicates of the plugin's are taken out of the rollups by
-``subtract_statements`` in the same transaction as their delete, once they
-are counted (only rows up to the mark are ever deleted as duplicates).
+``rollup_state.rolled_to_id`` (the mark). The writer sums each batch's calls
+in memory as it commits them (``CallSums``: the rows are in its hands, nothing
+is read back) and about once a second adds the sums to the tables and moves
+the mark, in one short transaction. So at every moment the rollups plus the
+rows past the mark, a second's worth, are the whole truth; readers take both
+in one snapshot (``read.figures``). Other ways were measured and dropped
+(docs/benchmarks.md): a trigger per inserted row, or an upsert per call in
+the batch's own transaction, cost the writer 30-50 % of its rate, since a
+batch of 50 calls of many models is nearly one upsert per call; summing
+from the table re-read every call and held read snapshots that kept the WAL
+from restarting. Deleting raw rows (retention, space) leaves the rollups
+alone: that is their point. Rows removed as duplicates of the plugin's are
+taken out of the rollups by ``subtract_statements`` in the same transaction
+as their delete (only rows up to the mark are ever deleted as duplicates).
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
-
-from openclaw_trace.storage.connection import read_transaction
 
 # Upper bounds (ms) of the latency buckets; bucket i holds latencies ≤ bound i (and > bound i-1);
 # the last bucket holds everything above the last bound.
@@ -165,82 +166,123 @@ BACKFILL_STATEMENTS = (
 )
 
 
-@dataclass(frozen=True)
-class Pending:
-    """The rollup rows of the calls with ids in ``(rolled_to, up_to]``, summed on a read-only connection."""
-
-    rolled_to: int
-    up_to: int
-    costs: list[tuple[Any, ...]]
-    latencies: list[tuple[Any, ...]]
-
-
 def rolled_to(conn: sqlite3.Connection) -> int:
     """The highest ``llm_traces.id`` the rollups count (every lower id too)."""
     return int(conn.execute("SELECT rolled_to_id FROM rollup_state").fetchone()[0])
 
 
-# Ids summed per read transaction: a long read holds back the WAL checkpoint (whose
-# RESTART then makes the writer wait); 20,000 calls take tens of milliseconds.
-SUM_CHUNK_IDS = 20_000
-
-
-def pending(conn: sqlite3.Connection, chunk_ids: int = SUM_CHUNK_IDS, max_ids: int | None = None) -> Pending:
-    """Sums the calls written since the mark (at most ``max_ids`` of them), ``chunk_ids`` at a time; on any
-    connection (read-only: off the writer).
-
-    Calls up to the mark's end never change once written (only rows the rollups count
-    are deleted as duplicates), so the chunks need not share a snapshot.
-    """
-    mark, up_to = _range(conn)
-    if max_ids is not None:
-        up_to = min(up_to, mark + max_ids)
-    costs: dict[tuple[Any, ...], list[Any]] = {}
-    latencies: dict[tuple[Any, ...], int] = {}
-    costs_sql, latencies_sql = _grouped_select("t.id > :start AND t.id <= :end", 1)
-    keys = len(KEY_COLUMNS)
-    for start in range(mark, up_to, chunk_ids):
-        params = {"start": start, "end": min(start + chunk_ids, up_to)}
-        with read_transaction(conn):
-            for row in conn.execute(costs_sql, params):
-                key, figures = tuple(row[:keys]), row[keys:]
-                into = costs.get(key)
-                costs[key] = list(figures) if into is None else [a + b for a, b in zip(into, figures, strict=True)]
-            for row in conn.execute(latencies_sql, params):
-                latency_key = tuple(row[:4])
-                latencies[latency_key] = latencies.get(latency_key, 0) + row[4]
-    return Pending(
-        mark,
-        up_to,
-        [(*key, *figures) for key, figures in costs.items()],
-        [(*key, calls) for key, calls in latencies.items()],
-    )
-
-
-def _range(conn: sqlite3.Connection) -> tuple[int, int]:
-    with read_transaction(conn):
-        return rolled_to(conn), int(conn.execute("SELECT coalesce(max(id), 0) FROM llm_traces").fetchone()[0])
-
-
-def apply(conn: sqlite3.Connection, summed: Pending) -> int:
-    """Add ``summed`` to the rollups and move the mark to its end; the ids it covered (0 when stale).
-
-    For the writer, in its transaction: a few upserts, however many calls they sum. Stale
-    (another roll-up moved the mark meanwhile): nothing is applied. The calls it covers
-    cannot have changed since they were summed: only rows up to the mark are ever taken
-    out as duplicates (``subtract_statements``).
-    """
-    if rolled_to(conn) != summed.rolled_to or summed.up_to <= summed.rolled_to:
-        return 0
-    conn.executemany(_UPSERT_COSTS, summed.costs)
-    conn.executemany(_UPSERT_LATENCIES, summed.latencies)
-    conn.execute("UPDATE rollup_state SET rolled_to_id = ?", (summed.up_to,))
-    return summed.up_to - summed.rolled_to
-
-
 def roll_up(conn: sqlite3.Connection) -> int:
-    """Sum and apply on one connection (tests, bulk loads); the ids it covered."""
-    return apply(conn, pending(conn))
+    """Fold every call past the mark into the rollups, in SQL, and move the mark to the last call; how many ids.
+
+    For the writer as it starts (the sums it held in memory when it last stopped, if it
+    did not stop cleanly), and for bulk loads; in a transaction.
+    """
+    mark = rolled_to(conn)
+    last = int(conn.execute("SELECT coalesce(max(id), 0) FROM llm_traces").fetchone()[0])
+    if last <= mark:
+        return 0
+    for statement in _grouped_insert("t.id > :mark", 1):
+        conn.execute(statement, {"mark": mark})
+    conn.execute("UPDATE rollup_state SET rolled_to_id = ?", (last,))
+    return last - mark
+
+
+# Rows per upsert statement: 17 values a row, within SQLite's 32,766 bound variables.
+_UPSERT_ROWS = 1_000
+
+
+@functools.lru_cache(maxsize=32)
+def _upsert_many(statement: str, row_count: int) -> str:
+    """``statement``, an upsert of one row, for ``row_count`` rows."""
+    head, _, tail = statement.partition(" VALUES ")
+    one_row, _, conflict = tail.partition(" ON CONFLICT ")
+    return f"{head} VALUES {', '.join([one_row] * row_count)} ON CONFLICT {conflict}"
+
+
+def _upsert(conn: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    for start in range(0, len(rows), _UPSERT_ROWS):
+        chunk = rows[start : start + _UPSERT_ROWS]
+        conn.execute(_upsert_many(statement, len(chunk)), [value for row in chunk for value in row])
+
+
+class CallSums:
+    """The rollup figures of the calls the writer has written since the mark, summed in memory.
+
+    The writer adds each batch's calls once they are committed (``add``: one pass over
+    rows it already holds, nothing re-read) and folds the sums into the tables about once
+    a second (``fold``: a few hundred upserts, however many calls). Until then the calls
+    are past the mark, and readers add them raw. If the writer dies holding sums, the
+    calls are still past the mark, and ``roll_up`` at the next start counts them.
+    """
+
+    def __init__(self) -> None:
+        self._costs: dict[tuple[Any, ...], list[Any]] = {}
+        self._latencies: dict[tuple[Any, ...], int] = {}
+        self.calls = 0
+        self._mark: int | None = None  # the mark the sums start from: the newest call when they began
+
+    def start(self, conn: sqlite3.Connection) -> None:
+        """Before the first call: count what lies past the mark (a writer that died holding sums), start there."""
+        roll_up(conn)
+        self._mark = rolled_to(conn)
+
+    def add(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Count committed ``llm_traces`` rows: full rows, in the order of ``writes.COLUMNS["trace"]``."""
+        costs, latencies = self._costs, self._latencies
+        for row in rows:
+            created_at, provider, model = row[1], row[2], row[3]
+            hour = created_at - created_at % HOUR_MS
+            key = (hour, provider, model, row[17] or "", row[18] or "")
+            figures = costs.get(key)
+            if figures is None:  # in the order of FIGURE_COLUMNS
+                figures = costs[key] = [0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0, 0.0, 0]
+            figures[0] += 1
+            if row[14] == "error":
+                figures[1] += 1
+            figures[2] += row[6] or 0  # prompt tokens
+            figures[3] += row[7] or 0  # completion tokens
+            figures[4] += row[9] or 0  # cache read tokens
+            figures[5] += row[10] or 0  # cache write tokens
+            figures[6] += row[8] or 0  # total tokens
+            cost, source, latency = row[11], row[12], row[13]
+            if cost is None or source == "unpriced":
+                figures[9] += 1
+            elif source == "reported":
+                figures[7] += cost
+            else:  # computed, or from before cost provenance (no source)
+                figures[8] += cost
+            if latency is not None:
+                figures[10] += latency
+                figures[11] += 1
+                # bisect_left: the first bound ≥ the latency (a bucket holds latencies ≤ its bound).
+                latency_key = (hour, provider, model, bisect.bisect_left(LATENCY_BOUNDS_MS, latency))
+                latencies[latency_key] = latencies.get(latency_key, 0) + 1
+        self.calls += len(rows)
+
+    def fold(self, conn: sqlite3.Connection) -> int:
+        """Add the sums to the tables and move the mark to the newest call, in the writer's transaction;
+        how many calls were added.
+
+        Every call past the mark was added here (the writer is the only one that inserts
+        calls), so the mark can move to the newest id. If the mark moved meanwhile (a
+        ``roll_up`` on the writer counted these calls from the table), the sums are
+        stale and nothing is added. The sums are kept until ``clear``: if the
+        transaction fails they are folded next time.
+        """
+        mark = rolled_to(conn)
+        if mark != self._mark:
+            return 0
+        _upsert(conn, _UPSERT_COSTS, [(*key, *figures) for key, figures in self._costs.items()])
+        _upsert(conn, _UPSERT_LATENCIES, [(*key, calls) for key, calls in self._latencies.items()])
+        conn.execute("UPDATE rollup_state SET rolled_to_id = (SELECT coalesce(max(id), 0) FROM llm_traces)")
+        return self.calls
+
+    def clear(self, conn: sqlite3.Connection) -> None:
+        """Forget the sums (``fold`` committed) and start again from the mark as it now stands."""
+        self._costs.clear()
+        self._latencies.clear()
+        self.calls = 0
+        self._mark = rolled_to(conn)
 
 
 def subtract_statements(where: str) -> tuple[str, str]:

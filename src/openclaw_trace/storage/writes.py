@@ -133,7 +133,7 @@ WHERE synced = 0 AND created_at >= :since
       WHERE synced = 0 AND created_at >= :since AND json_extract(metadata, '$.source') = 'openclaw-plugin')
 """
 # OTLP's traces of runs the plugin reported (``t`` is the row considered), once the rollups count
-# them (a row past the mark may be being summed for the next roll-up; a later pass takes it).
+# them (a row past the mark is in the writer's sums for the next fold; a later pass takes it).
 _SUPERSEDED_TRACE = """
 t.synced = 0 AND t.created_at >= :since AND t.id <= (SELECT rolled_to_id FROM rollup_state)
 AND json_extract(t.metadata, '$.source') = 'otlp'
