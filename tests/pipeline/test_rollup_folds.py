@@ -37,7 +37,9 @@ def test_calls_reach_the_rollups_within_a_few_seconds_and_health_counts_them(
     assert client.health()["counters"]["rollups.calls"] == 7
 
 
-def test_a_stopping_writer_folds_what_it_holds(make_daemon: Callable[..., Daemon], connect: Callable[[Daemon], Client]) -> None:
+def test_a_stopping_writer_folds_what_it_holds(
+    make_daemon: Callable[..., Daemon], connect: Callable[[Daemon], Client]
+) -> None:
     daemon = make_daemon()
     assert connect(daemon).post("/v1/traces", CALLS)[0] == 202
     daemon.stop()
