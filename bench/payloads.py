@@ -8,6 +8,7 @@ so SQLite pages hold what they would hold in use.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from typing import Any
@@ -80,3 +81,62 @@ def batch_body(count: int, seed: int = 2) -> bytes:
 
 def _encode(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+def otlp_spans_body(count: int, encoding: str, seed: int = 3) -> bytes:
+    """An OTLP export request of ``count`` GenAI model-call spans (the native events' fields as
+    semantic-convention attributes, ~1 KB of text each), as protobuf or as OTLP/JSON."""
+    # Imported here: only the OTLP scenarios need the protobuf classes.
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    rng = random.Random(seed)
+    start_ns = 1_796_000_000_000_000_000
+    spans = []
+    for index in range(count):
+        event = trace_event(rng)
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": event["provider"],
+            "gen_ai.request.model": event["model"],
+            "gen_ai.response.model": event["model"],
+            "gen_ai.usage.input_tokens": event["prompt_tokens"],
+            "gen_ai.usage.output_tokens": event["completion_tokens"],
+            "gen_ai.conversation.id": event["session_id"],
+            "gen_ai.agent.id": event["agent_id"],
+            "openclaw.channel": event["channel"],
+            "gen_ai.input.messages": event["input_text"],
+            "gen_ai.output.messages": event["output_text"],
+        }
+        began = start_ns + index * 1_000_000
+        spans.append({
+            "traceId": f"{rng.getrandbits(128):032x}",
+            "spanId": f"{rng.getrandbits(64):016x}",
+            "name": f"chat {event['model']}",
+            "kind": 3,
+            "startTimeUnixNano": str(began),
+            "endTimeUnixNano": str(began + int(event["latency_ms"] * 1e6)),
+            "attributes": [{"key": key, "value": _any_value(value)} for key, value in attributes.items()],
+            "status": {},
+        })  # fmt: skip
+    request = {
+        "resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "bench-agent"}}]},
+            "scopeSpans": [{"scope": {"name": "bench"}, "spans": spans}],
+        }]
+    }  # fmt: skip
+    if encoding == "json":
+        return _encode(request)
+    message = ExportTraceServiceRequest()
+    for resource_spans in request["resourceSpans"]:  # ids are hex in OTLP/JSON, base64 in protobuf's own mapping
+        for span in resource_spans["scopeSpans"][0]["spans"]:
+            for key in ("traceId", "spanId"):
+                span[key] = base64.b64encode(bytes.fromhex(span[key])).decode()
+    json_format.ParseDict(request, message)
+    return bytes(message.SerializeToString())
+
+
+def _any_value(value: object) -> dict[str, object]:
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    return {"stringValue": str(value)}
