@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
+from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from openclaw_trace.model import EventLimits
+from openclaw_trace.otlp.decode import decode_spans
+from openclaw_trace.otlp.spans import map_spans
+from openclaw_trace.otlp.values import MappingResult
+
 START_NS = 1_795_000_000_000_000_000
+_ID_KEYS = {"traceId", "spanId", "parentSpanId"}
 TRACE_ID = bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
 SPAN_ID = bytes.fromhex("b7ad6b7169203331")
 
@@ -74,3 +83,29 @@ def logs_request(*records: tuple[int, str, dict[str, Any]]) -> ExportLogsService
             )
         )
     return request
+
+
+def otlp_json(request: ExportTraceServiceRequest, hex_ids: bool = True) -> bytes:
+    """``request`` in OTLP/JSON: protobuf's JSON mapping, with ids in hex as OTLP/JSON writes them
+    (``hex_ids``) or left in base64 as protobuf's own printer writes them."""
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: base64.b64decode(value).hex() if key in _ID_KEYS and hex_ids else fix(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [fix(item) for item in node]
+        return node
+
+    return json.dumps(fix(json_format.MessageToDict(request))).encode()
+
+
+def map_both(request: ExportTraceServiceRequest, received_at_ms: int, limits: EventLimits) -> MappingResult:
+    """``request`` mapped from protobuf and from OTLP/JSON (ids in hex and in base64): the same result, returned."""
+    result = map_spans(decode_spans("protobuf", request.SerializeToString()), received_at_ms, limits)
+    for hex_ids in (True, False):
+        from_json = map_spans(decode_spans("json", otlp_json(request, hex_ids)), received_at_ms, limits)
+        assert from_json == result, f"OTLP/JSON (hex ids: {hex_ids}) maps differently from protobuf"
+    return result

@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from openclaw_trace.model import Envelope, EventLimits
 from openclaw_trace.otlp.decode import decode_request
-from openclaw_trace.otlp.spans import classify_llm_failure, map_spans
+from openclaw_trace.otlp.spans import classify_llm_failure
 from openclaw_trace.storage.writes import COLUMNS
-from tests.otlp.spans_builder import START_NS, span, traces_request
+from tests.otlp.spans_builder import START_NS, map_both, span, traces_request
 
 LIMITS = EventLimits()
 RECEIVED_MS = 1_800_000_000_000
@@ -40,7 +41,7 @@ def test_openclaw_usage_span_becomes_a_priced_trace() -> None:
         },
         duration_ms=2539,
     )
-    result = map_spans(traces_request(usage), RECEIVED_MS, LIMITS)
+    result = map_both(traces_request(usage), RECEIVED_MS, LIMITS)
     [trace] = [fields(e) for e in result.envelopes]
     assert trace["provider"] == "anthropic"
     assert trace["model"] == "claude-sonnet-4-5-20250929"
@@ -77,7 +78,7 @@ def test_genai_semconv_span_from_any_producer() -> None:
         },
         duration_ms=812,
     )
-    [trace] = [fields(e) for e in map_spans(traces_request(chat), RECEIVED_MS, LIMITS).envelopes]
+    [trace] = [fields(e) for e in map_both(traces_request(chat), RECEIVED_MS, LIMITS).envelopes]
     assert (trace["provider"], trace["model"]) == ("openai", "gpt-4o-mini-2024-07-18")
     assert (trace["prompt_tokens"], trace["completion_tokens"], trace["total_tokens"]) == (120, 40, 160)
     assert trace["cost_usd"] == pytest.approx((120 * 0.15 + 40 * 0.60) / 1e6)
@@ -91,7 +92,7 @@ def test_reported_cost_wins_and_unknown_models_stay_unpriced() -> None:
         "openclaw.model.usage", {"openclaw.model": "gpt-4o", "openclaw.cost.usd": 0.5, "openclaw.tokens.input": 10}
     )
     unknown = span("openclaw.model.usage", {"openclaw.model": "my-local-llama", "openclaw.tokens.input": 10})
-    rows = [fields(e) for e in map_spans(traces_request(reported, unknown), RECEIVED_MS, LIMITS).envelopes]
+    rows = [fields(e) for e in map_both(traces_request(reported, unknown), RECEIVED_MS, LIMITS).envelopes]
     assert (rows[0]["cost_usd"], rows[0]["cost_source"]) == (0.5, "reported")
     assert (rows[1]["cost_usd"], rows[1]["cost_source"]) == (None, "unpriced")
 
@@ -108,7 +109,7 @@ def test_failed_model_call_gives_an_error_trace_and_an_llm_error() -> None:
         error="Upstream returned HTTP 500",
     )
     ok_call = span("openclaw.model.call", {"openclaw.provider": "fakellm", "openclaw.model": "fake-model"})
-    result = map_spans(traces_request(failed, ok_call), RECEIVED_MS, LIMITS)
+    result = map_both(traces_request(failed, ok_call), RECEIVED_MS, LIMITS)
     assert result.ignored == 1  # a successful call is recorded by its usage span instead
     trace, error = (fields(e) for e in result.envelopes)
     assert (trace["status"], trace["error_type"]) == ("error", "server_error")
@@ -130,14 +131,14 @@ def test_failed_model_call_gives_an_error_trace_and_an_llm_error() -> None:
     ],
 )
 def test_error_spans(name: str, attrs: dict[str, Any], status: str | None, expected: tuple[str, str, str]) -> None:
-    result = map_spans(traces_request(span(name, attrs, error=status)), RECEIVED_MS, LIMITS)
+    result = map_both(traces_request(span(name, attrs, error=status)), RECEIVED_MS, LIMITS)
     [error] = [fields(e) for e in result.envelopes]
     assert (error["error_type"], error["category"], error["severity"]) == expected
     assert error["message"]
 
 
 def test_plain_spans_are_counted_not_stored() -> None:
-    result = map_spans(traces_request(span("openclaw.tool.execution"), span("openclaw.run")), RECEIVED_MS, LIMITS)
+    result = map_both(traces_request(span("openclaw.tool.execution"), span("openclaw.run")), RECEIVED_MS, LIMITS)
     assert result.envelopes == []
     assert result.ignored == 2
 
@@ -145,7 +146,8 @@ def test_plain_spans_are_counted_not_stored() -> None:
 def test_recorded_gateway_request_maps_its_liveness_warning() -> None:
     with open("tests/fixtures/otlp/0046_v1_traces.bin", "rb") as body:
         request = decode_request("traces", "protobuf", body.read())
-    result = map_spans(request, RECEIVED_MS, LIMITS)
+    assert isinstance(request, ExportTraceServiceRequest)
+    result = map_both(request, RECEIVED_MS, LIMITS)
     [error] = [fields(e) for e in result.envelopes]
     assert error["error_type"] == "system_error"
     assert error["message"] == "event_loop_delay"

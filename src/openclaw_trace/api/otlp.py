@@ -16,7 +16,6 @@ from typing import Literal
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from openclaw_trace.api.context import AppContext, BodyRoute
 from openclaw_trace.api.http import (
@@ -28,7 +27,7 @@ from openclaw_trace.api.http import (
     decompress,
     request_head,
 )
-from openclaw_trace.otlp.decode import Encoding, OtlpDecodeError, decode_request, encode_response
+from openclaw_trace.otlp.decode import Encoding, OtlpDecodeError, decode_request, decode_spans, encode_response
 from openclaw_trace.otlp.logs import map_logs
 from openclaw_trace.otlp.metrics import map_metrics
 from openclaw_trace.otlp.spans import map_spans
@@ -41,9 +40,15 @@ RETRY_AFTER_S = 2
 _CONTENT_TYPES = {"protobuf": b"application/x-protobuf", "json": b"application/json"}
 
 
+def _decode_and_map(ctx: AppContext, signal: Signal, encoding: Encoding, body: bytes) -> MappingResult:
+    """The request's events; ``OtlpDecodeError`` when the body does not decode."""
+    received_at_ms = time.time_ns() // 1_000_000
+    if signal == "traces":
+        return map_spans(decode_spans(encoding, body), received_at_ms, ctx.limits)
+    return _map(ctx, decode_request(signal, encoding, body), received_at_ms)
+
+
 def _map(ctx: AppContext, request: Message, received_at_ms: int) -> MappingResult:
-    if isinstance(request, ExportTraceServiceRequest):
-        return map_spans(request, received_at_ms, ctx.limits)
     if isinstance(request, ExportLogsServiceRequest):
         return map_logs(request, received_at_ms, ctx.limits)
     assert isinstance(request, ExportMetricsServiceRequest)
@@ -53,11 +58,10 @@ def _map(ctx: AppContext, request: Message, received_at_ms: int) -> MappingResul
 def export(ctx: AppContext, signal: Signal, encoding: Encoding, body: bytes) -> Response:
     """Decode, map and queue one export request; answer as OTLP/HTTP says."""
     try:
-        request = decode_request(signal, encoding, body)
+        result = _decode_and_map(ctx, signal, encoding, body)
     except OtlpDecodeError as exc:
         ctx.stats.count(f"otlp.{signal}.undecodable")
         raise HttpError(400, str(exc)) from None
-    result = _map(ctx, request, time.time_ns() // 1_000_000)
     if len(result.envelopes) > ctx.queue.capacity:
         # It could never fit: a 503 would have the exporter retry it forever.
         ctx.stats.count(f"otlp.{signal}.too_large_requests")

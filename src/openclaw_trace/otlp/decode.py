@@ -1,10 +1,12 @@
-"""OTLP/HTTP bodies → the official protobuf request messages, and responses back.
+"""OTLP/HTTP bodies → the official protobuf request messages (or span views), and responses back.
 
-Protobuf bodies are parsed with the ``opentelemetry-proto`` classes. OTLP
-JSON is parsed with protobuf's JSON mapping after one fix-up: the OTLP/JSON
-spec writes trace and span ids as hex, where the generic mapping expects
-base64. Ids already in base64 (as protobuf's own JSON printer writes them)
-are left alone.
+Protobuf bodies are parsed with the ``opentelemetry-proto`` classes. Trace
+requests in OTLP/JSON are decoded by ``json_traces`` into the same span
+views as protobuf ones (``decode_spans``). Other OTLP JSON, and trace JSON
+written with the proto field names (``resource_spans``), is parsed with
+protobuf's JSON mapping after one fix-up: the OTLP/JSON spec writes trace
+and span ids as hex, where the generic mapping expects base64. Ids already
+in base64 (as protobuf's own JSON printer writes them) are left alone.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any, Literal
 
+import msgspec
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
@@ -28,6 +32,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from openclaw_trace.otlp.json_traces import OtlpJsonError, decode_json_traces
+from openclaw_trace.otlp.views import ResourceSpans, spans_of_protobuf
 
 Signal = Literal["traces", "metrics", "logs"]
 Encoding = Literal["protobuf", "json"]
@@ -51,6 +58,11 @@ JSON_ROOT_KEYS = {
 }
 _ID_KEYS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# A structural key of a trace request in proto field names, which the OTLP/JSON structures would ignore.
+_PROTO_NAMED_TRACE_KEY = re.compile(
+    rb'"(?:resource_spans|scope_spans|trace_id|span_id|parent_span_id|start_time_unix_nano|end_time_unix_nano'
+    rb'|string_value|int_value|double_value|bool_value|array_value|kvlist_value|bytes_value)"\s*:'
+)
 
 
 class OtlpDecodeError(ValueError):
@@ -73,6 +85,18 @@ def looks_like_otlp_json(signal: Signal, body: bytes) -> bool:
     except (ValueError, RecursionError):
         return False
     return isinstance(data, dict) and any(key in data for key in keys)
+
+
+def decode_spans(encoding: Encoding, body: bytes) -> list[ResourceSpans]:
+    """A trace export request's spans, by resource and scope, in either encoding."""
+    if encoding == "json" and _PROTO_NAMED_TRACE_KEY.search(body) is None:
+        try:
+            return decode_json_traces(body)
+        except (msgspec.DecodeError, OtlpJsonError, RecursionError) as exc:
+            raise OtlpDecodeError(f"invalid OTLP JSON: {str(exc)[:300]}") from None
+    request = decode_request("traces", encoding, body)
+    assert isinstance(request, ExportTraceServiceRequest)
+    return spans_of_protobuf(request)
 
 
 def decode_request(signal: Signal, encoding: Encoding, body: bytes) -> Message:

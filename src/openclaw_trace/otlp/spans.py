@@ -15,58 +15,74 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
-
 from openclaw_trace.model import ErrorIn, EventLimits, TraceIn
-from openclaw_trace.otlp.values import (
-    MappingResult,
-    ResourceInfo,
-    as_count,
-    as_number,
-    as_text,
-    attributes,
-    first,
-    hex_id,
-    nanos_to_ms,
-)
+from openclaw_trace.otlp.values import MappingResult, ResourceInfo, as_count, as_number, as_text, first, nanos_to_ms
+from openclaw_trace.otlp.views import ResourceSpans, SpanView
 
-GENAI_MODEL_KEYS = (
+GENAI_MODEL_KEYS = frozenset({
     "gen_ai.request.model",
     "gen_ai.response.model",
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.output_tokens",
     "gen_ai.usage.prompt_tokens",
     "gen_ai.usage.completion_tokens",
-)
+})  # fmt: skip
 _NOT_MODEL_CALLS = {"execute_tool", "invoke_agent", "create_agent"}
 _TEXT_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.prompt", "gen_ai.completion")
 _RUN_SPANS = {"openclaw.run", "openclaw.harness.run"}
 
+# A model call's fields → the attributes that may carry each, the first found wins.
+_TRACE_ATTRIBUTES = {
+    "provider": ("openclaw.provider", "gen_ai.provider.name", "gen_ai.system"),
+    "model": ("openclaw.model", "gen_ai.response.model", "gen_ai.request.model"),
+    "input_text": ("gen_ai.input.messages", "gen_ai.prompt"),
+    "output_text": ("gen_ai.output.messages", "gen_ai.completion"),
+    "prompt_tokens": ("openclaw.tokens.input", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+    "completion_tokens": ("openclaw.tokens.output", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+    "total_tokens": ("openclaw.tokens.total", "gen_ai.usage.total_tokens"),
+    "cache_read_tokens": (
+        "openclaw.tokens.cache_read",
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+    ),
+    "cache_write_tokens": (
+        "openclaw.tokens.cache_write",
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+    ),
+    "cost_usd": ("openclaw.cost.usd", "openclaw.cost_usd", "openclaw.costUsd", "gen_ai.usage.cost"),
+    "error_type": ("error.type", "openclaw.errorCategory", "openclaw.failureKind"),
+    "session_id": ("openclaw.sessionId", "openclaw.sessionKey", "session.id", "gen_ai.conversation.id"),
+    "agent_id": ("openclaw.agentId", "gen_ai.agent.id", "gen_ai.agent.name"),
+    "channel": ("openclaw.channel",),
+}
+# The same, by attribute: (field, rank); read in one pass over a span's attributes.
+_FIELD_OF_ATTRIBUTE = {key: (field, rank) for field, keys in _TRACE_ATTRIBUTES.items() for rank, key in enumerate(keys)}
 
-def map_spans(request: ExportTraceServiceRequest, received_at_ms: int, limits: EventLimits) -> MappingResult:
+
+def map_spans(resources: list[ResourceSpans], received_at_ms: int, limits: EventLimits) -> MappingResult:
+    """The events of an export request's spans (``views.spans_of_protobuf``, ``json_traces.decode_json_traces``)."""
     result = MappingResult()
-    for resource_spans in request.resource_spans:
-        resource = ResourceInfo.of(resource_spans.resource)
-        for scope_spans in resource_spans.scope_spans:
-            scope = scope_spans.scope.name or None
-            for span in scope_spans.spans:
+    for resource_spans in resources:
+        resource = ResourceInfo(resource_spans.attributes)
+        for scope, spans in resource_spans.scopes:
+            for span in spans:
                 _map_span(span, resource, scope, received_at_ms, limits, result)
     return result
 
 
 def _map_span(
-    span: Span,
+    span: SpanView,
     resource: ResourceInfo,
     scope: str | None,
     received_at_ms: int,
     limits: EventLimits,
     result: MappingResult,
 ) -> None:
-    attrs = attributes(span.attributes)
-    failed = span.status.code == Status.STATUS_CODE_ERROR or attrs.get("openclaw.outcome") == "error"
+    attrs = span.attributes
+    failed = span.status_error or attrs.get("openclaw.outcome") == "error"
     metadata = _metadata(span, attrs, resource, scope)
-    at_ms = nanos_to_ms(span.start_time_unix_nano) or received_at_ms
+    at_ms = nanos_to_ms(span.start_ns) or received_at_ms
     if _is_model_call(span.name, attrs, failed):
         trace = _trace_fields(span, attrs, failed, metadata, at_ms)
         result.add_event(TraceIn, trace, received_at_ms, limits)
@@ -85,70 +101,64 @@ def _is_model_call(name: str, attrs: dict[str, Any], failed: bool) -> bool:
         return True
     if name == "openclaw.model.call":
         return failed  # a successful call is recorded by its usage span
-    if attrs.get("gen_ai.operation.name") in _NOT_MODEL_CALLS:
+    operation = attrs.get("gen_ai.operation.name")
+    if isinstance(operation, str) and operation in _NOT_MODEL_CALLS:  # any value type may come: a list is unhashable
         return False
-    return any(key in attrs for key in GENAI_MODEL_KEYS)
+    return not GENAI_MODEL_KEYS.isdisjoint(attrs)
+
+
+def _picked(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Each trace field's value: that of its first attribute (in ``_TRACE_ATTRIBUTES``) present and not None."""
+    picked: dict[str, tuple[int, Any]] = {}
+    for key, value in attrs.items():
+        slot = _FIELD_OF_ATTRIBUTE.get(key)
+        if slot is None or value is None:
+            continue
+        field, rank = slot
+        held = picked.get(field)
+        if held is None or rank < held[0]:
+            picked[field] = (rank, value)
+    return {field: value for field, (_, value) in picked.items()}
 
 
 def _trace_fields(
-    span: Span, attrs: dict[str, Any], failed: bool, metadata: dict[str, Any], at_ms: int
+    span: SpanView, attrs: dict[str, Any], failed: bool, metadata: dict[str, Any], at_ms: int
 ) -> dict[str, Any]:
-    prompt = as_count(first(attrs, "openclaw.tokens.input", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"))
-    completion = as_count(
-        first(attrs, "openclaw.tokens.output", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
-    )
-    total = as_count(first(attrs, "openclaw.tokens.total", "gen_ai.usage.total_tokens"))
+    picked = _picked(attrs)
+    prompt = as_count(picked.get("prompt_tokens"))
+    completion = as_count(picked.get("completion_tokens"))
+    total = as_count(picked.get("total_tokens"))
     if total is None and (prompt is not None or completion is not None):
         total = (prompt or 0) + (completion or 0)
-    duration_ns = span.end_time_unix_nano - span.start_time_unix_nano
+    duration_ns = span.end_ns - span.start_ns
     return {
-        "provider": _name(first(attrs, "openclaw.provider", "gen_ai.provider.name", "gen_ai.system")),
-        "model": _name(first(attrs, "openclaw.model", "gen_ai.response.model", "gen_ai.request.model")),
-        "input_text": as_text(first(attrs, "gen_ai.input.messages", "gen_ai.prompt")),
-        "output_text": as_text(first(attrs, "gen_ai.output.messages", "gen_ai.completion")),
+        "provider": _name(picked.get("provider")),
+        "model": _name(picked.get("model")),
+        "input_text": as_text(picked.get("input_text")),
+        "output_text": as_text(picked.get("output_text")),
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": total,
-        "cache_read_tokens": as_count(
-            first(
-                attrs,
-                "openclaw.tokens.cache_read",
-                "gen_ai.usage.cache_read.input_tokens",
-                "gen_ai.usage.cache_read_input_tokens",
-            )
-        ),
-        "cache_write_tokens": as_count(
-            first(
-                attrs,
-                "openclaw.tokens.cache_write",
-                "gen_ai.usage.cache_creation.input_tokens",
-                "gen_ai.usage.cache_creation_input_tokens",
-            )
-        ),
-        "cost_usd": as_number(
-            first(attrs, "openclaw.cost.usd", "openclaw.cost_usd", "openclaw.costUsd", "gen_ai.usage.cost")
-        ),
+        "cache_read_tokens": as_count(picked.get("cache_read_tokens")),
+        "cache_write_tokens": as_count(picked.get("cache_write_tokens")),
+        "cost_usd": as_number(picked.get("cost_usd")),
         "latency_ms": duration_ns / 1e6 if duration_ns > 0 else None,
         "status": "error" if failed else "ok",
-        "error_type": _short(first(attrs, "error.type", "openclaw.errorCategory", "openclaw.failureKind"))
-        if failed
-        else None,
-        "session_id": _short(
-            first(attrs, "openclaw.sessionId", "openclaw.sessionKey", "session.id", "gen_ai.conversation.id")
-        ),
-        "agent_id": _short(first(attrs, "openclaw.agentId", "gen_ai.agent.id", "gen_ai.agent.name")),
-        "channel": _short(first(attrs, "openclaw.channel")),
+        "error_type": _short(picked.get("error_type")) if failed else None,
+        "session_id": _short(picked.get("session_id")),
+        "agent_id": _short(picked.get("agent_id")),
+        "channel": _short(picked.get("channel")),
         "timestamp_ms": at_ms,
         "metadata": metadata,
     }
 
 
 def _llm_error_fields(
-    span: Span, attrs: dict[str, Any], trace: dict[str, Any], metadata: dict[str, Any], at_ms: int
+    span: SpanView, attrs: dict[str, Any], trace: dict[str, Any], metadata: dict[str, Any], at_ms: int
 ) -> dict[str, Any]:
     return {
         "error_type": "llm_error",
-        "category": classify_llm_failure(attrs, span.status.message),
+        "category": classify_llm_failure(attrs, span.status_message),
         "severity": "error",
         "message": _message(span, attrs),
         "stack_trace": _stack_trace(span),
@@ -163,7 +173,7 @@ def _llm_error_fields(
 
 
 def _error_fields(
-    span: Span, attrs: dict[str, Any], failed: bool, metadata: dict[str, Any], at_ms: int
+    span: SpanView, attrs: dict[str, Any], failed: bool, metadata: dict[str, Any], at_ms: int
 ) -> dict[str, Any] | None:
     name = span.name
     if name == "openclaw.webhook.error":
@@ -219,14 +229,14 @@ def classify_llm_failure(attrs: dict[str, Any], status_message: str) -> str:
     return "api_failure"
 
 
-def _metadata(span: Span, attrs: dict[str, Any], resource: ResourceInfo, scope: str | None) -> dict[str, Any]:
+def _metadata(span: SpanView, attrs: dict[str, Any], resource: ResourceInfo, scope: str | None) -> dict[str, Any]:
     kept = {key: value for key, value in attrs.items() if key not in _TEXT_KEYS}
     metadata: dict[str, Any] = {
         "source": "otlp",
         "span_name": span.name,
-        "trace_id": hex_id(span.trace_id),
-        "span_id": hex_id(span.span_id),
-        "parent_span_id": hex_id(span.parent_span_id),
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "parent_span_id": span.parent_span_id,
         "service_name": resource.service_name,
         "host_name": resource.host_name,
         "scope": scope,
@@ -235,20 +245,20 @@ def _metadata(span: Span, attrs: dict[str, Any], resource: ResourceInfo, scope: 
     return {key: value for key, value in metadata.items() if value is not None}
 
 
-def _message(span: Span, attrs: dict[str, Any]) -> str:
-    for event in span.events:
-        if event.name == "exception":
-            message = attributes(event.attributes).get("exception.message")
+def _message(span: SpanView, attrs: dict[str, Any]) -> str:
+    for name, event_attrs in span.events:
+        if name == "exception":
+            message = event_attrs.get("exception.message")
             if isinstance(message, str) and message:
                 return message
-    text = span.status.message or first(attrs, "error.message", "openclaw.error", "error.type")
+    text = span.status_message or first(attrs, "error.message", "openclaw.error", "error.type")
     return str(text) if text else span.name
 
 
-def _stack_trace(span: Span) -> str | None:
-    for event in span.events:
-        if event.name == "exception":
-            stack = attributes(event.attributes).get("exception.stacktrace")
+def _stack_trace(span: SpanView) -> str | None:
+    for name, event_attrs in span.events:
+        if name == "exception":
+            stack = event_attrs.get("exception.stacktrace")
             if isinstance(stack, str):
                 return stack
     return None
