@@ -25,6 +25,7 @@ class Load:
     duration_s: float
     rate: float = 0.0
     cpus: str | None = None  # taskset -c list for wrk; None = unpinned
+    content_type: str = "application/json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +55,7 @@ def run_wrk(url: str, load: Load, work_dir: Path) -> WrkResult:
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
     body_file = work_dir / "body.json"
     body_file.write_bytes(load.body)
-    script_args = [str(body_file)]
+    script_args = [str(body_file), load.content_type]
     script = BENCH_DIR / "post.lua"
     if load.rate > 0:
         script = BENCH_DIR / "post_paced.lua"

@@ -1,7 +1,8 @@
 -- wrk script: POST one prepared JSON body to the daemon as fast as wrk can.
 --
--- Usage: wrk ... -s bench/post.lua URL -- BODY_FILE
---   BODY_FILE  the request body, written by bench/payloads.py
+-- Usage: wrk ... -s bench/post.lua URL -- BODY_FILE CONTENT_TYPE
+--   BODY_FILE     the request body, written by bench/payloads.py
+--   CONTENT_TYPE  its media type (application/json, application/x-protobuf)
 --
 -- The request is static (no request() function), so wrk formats it once per
 -- thread and spends no Lua time per request. bench/post_paced.lua loads this
@@ -12,7 +13,7 @@ function init(args)
   wrk.body = file:read("*a")
   file:close()
   wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Content-Type"] = args[2]
   if init_pacing ~= nil then
     init_pacing(args)
   end

@@ -1,6 +1,6 @@
 -- wrk script: bench/post.lua paced to a fixed request rate per wrk thread.
 --
--- Usage: wrk ... -s bench/post_paced.lua URL -- BODY_FILE RATE_PER_THREAD
+-- Usage: wrk ... -s bench/post_paced.lua URL -- BODY_FILE CONTENT_TYPE RATE_PER_THREAD
 --
 -- wrk calls delay() before every request on a connection and waits that many
 -- whole milliseconds. A fixed per-connection delay would add the response
@@ -41,7 +41,7 @@ local interval_ms = 1
 local next_slot_ms = nil
 
 function init_pacing(args)
-  local rate = assert(tonumber(args[2]), "RATE_PER_THREAD missing")
+  local rate = assert(tonumber(args[3]), "RATE_PER_THREAD missing")
   assert(rate > 0, "RATE_PER_THREAD must be > 0; use post.lua to go flat out")
   interval_ms = 1000 / rate
 end

@@ -69,9 +69,18 @@ def server_env(port: int, db_path: Path, extra: tuple[tuple[str, str], ...] = ()
 
 
 def load_for(scenario: Scenario, duration_s: float) -> Load:
-    body = payloads.single_event_body() if scenario.body == "single" else payloads.batch_body(50)
+    content_type = "application/json"
+    if scenario.body == "single":
+        body = payloads.single_event_body()
+    elif scenario.body == "batch":
+        body = payloads.batch_body(50)
+    else:  # an OTLP trace export request
+        encoding = scenario.body.removeprefix("otlp-")
+        body = payloads.otlp_spans_body(50, encoding)
+        content_type = "application/x-protobuf" if encoding == "protobuf" else "application/json"
     return Load(
         body=body,
+        content_type=content_type,
         events_per_request=scenario.events_per_request,
         connections=scenario.connections,
         # One wrk thread per core it may use.

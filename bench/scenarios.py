@@ -99,12 +99,16 @@ def combine(runs: list[Outcome]) -> Outcome:
 Check = Callable[[Outcome, Mapping[str, Outcome]], tuple[bool | None, list[str]]]
 
 
+OTLP_PACED_RATE = 20_000  # spans/s
+
 @dataclasses.dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
     server: Literal["daemon", "reference", "reference-asgi", "reference-stock", "ingest-only"] = "daemon"
-    body: Literal["single", "batch", "none"] = "single"
+    # What each request carries: one event, a JSON array of 50, an OTLP trace export
+    # request of 50 GenAI spans (protobuf or OTLP/JSON), or nothing (no load).
+    body: Literal["single", "batch", "otlp-protobuf", "otlp-json", "none"] = "single"
     events_per_request: int = 1
     connections: int = 32
     rate: float = 0.0  # requests/s in total; 0 = flat out
@@ -227,6 +231,36 @@ def _check_flat_out(outcome: Outcome, earlier: Mapping[str, Outcome]) -> tuple[b
     if outcome.persisted_events_s is not None:
         notes.insert(0, f"persisted {outcome.persisted_events_s:,.0f} events/s, {outcome.dropped:,} dropped")
     return None, notes
+
+
+def _check_otlp_paced(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
+    notes: list[str] = []
+    ok = _offered_enough(outcome, OTLP_PACED_RATE, notes)
+    refused = outcome.raw.get("wrk", {}).get("status_errors", 0)
+    if refused:
+        ok = False
+        notes.append(f"{refused:,} requests refused")
+    if outcome.dropped:
+        ok = False
+        notes.append(f"{outcome.dropped:,} dropped")
+    if outcome.p99_ms is None or outcome.p99_ms > 10.0:
+        ok = False
+        notes.append(f"p99 {outcome.p99_ms or 0:.2f} ms > 10 ms")
+    return ok, notes
+
+
+def _check_otlp_flat_out(outcome: Outcome, earlier: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
+    """Persisted spans/s against the native batch-50 flat-out figure of the same run (≥ 0.5×)."""
+    native = earlier.get("batch-50-max")
+    if outcome.persisted_events_s is None or native is None or not native.persisted_events_s:
+        return None, ["run batch-50-max in the same run for the ratio"]
+    ratio = outcome.persisted_events_s / native.persisted_events_s
+    refused = outcome.raw.get("wrk", {}).get("status_errors", 0)
+    notes = [
+        f"{outcome.persisted_events_s:,.0f} spans/s persisted = {ratio:.2f}× batch-50-max's "
+        f"{native.persisted_events_s:,.0f} events/s; {refused:,} requests refused (503)"
+    ]
+    return ratio >= 0.5, notes
 
 
 def _check_idle(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
@@ -392,6 +426,34 @@ SCENARIOS += (
             ("reference", "reference", "the minimal reference handler"),
             ("202-path", "ingest-only", "the daemon's 202 path alone"),
         )
+    ),
+    # OTLP trace export requests of 50 GenAI spans: paced, and flat out against batch-50-max.
+    *(
+        Scenario(
+            f"otlp-{encoding}-20k",
+            f"OTLP/HTTP {label} export requests of 50 GenAI spans, paced at 400 requests/s (20,000 spans/s)",
+            body=f"otlp-{encoding}",  # type: ignore[arg-type]
+            events_per_request=50,
+            connections=16,
+            rate=OTLP_PACED_RATE / 50,
+            duration_s=15,
+            target="0 refused, 0 dropped, p99 ≤ 10 ms",
+            check=_check_otlp_paced,
+        )
+        for encoding, label in (("protobuf", "protobuf"), ("json", "JSON"))
+    ),
+    *(
+        Scenario(
+            f"otlp-{encoding}-max",
+            f"OTLP/HTTP {label} export requests of 50 GenAI spans, 16 connections flat out",
+            body=f"otlp-{encoding}",  # type: ignore[arg-type]
+            events_per_request=50,
+            connections=16,
+            duration_s=15,
+            target="persisted spans/s ≥ 0.5× batch-50-max",
+            check=_check_otlp_flat_out,
+        )
+        for encoding, label in (("protobuf", "protobuf"), ("json", "JSON"))
     ),
     # What scrubbing costs the writer: its ceiling with every text value searched for secrets.
     _variant(
