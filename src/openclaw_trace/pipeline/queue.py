@@ -197,13 +197,16 @@ class IngestQueue:
         needed = slots(envelopes)
         kinds = inner_kinds(envelopes)
         with self._lock:
-            if self._closed or self._capacity - self._outstanding < needed:
-                return False
-            if count:
-                self._add(envelopes, needed)
-            for kind, kind_count in kinds.items():
-                self._stats.record_received_locked(kind, kind_count)
-        return True
+            taken = not self._closed and self._capacity - self._outstanding >= needed
+            if taken:
+                if count:
+                    self._add(envelopes, needed)
+                for kind, kind_count in kinds.items():
+                    self._stats.record_received_locked(kind, kind_count)
+            deep = self._outstanding > self._yield_depth
+        if deep:
+            time.sleep(0)  # the writer is behind: let it have the GIL once, as ``offer_many`` does
+        return taken
 
     def submit(self, task: ControlTask) -> bool:
         """Hand the writer a control task; False once the writer has finished."""
