@@ -138,16 +138,28 @@ def _offered_enough(outcome: Outcome, rate: float, notes: list[str]) -> bool:
     return True
 
 
-def _check_steady_20k(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
-    notes: list[str] = []
-    ok = _offered_enough(outcome, 20_000, notes)
-    if outcome.dropped:
-        ok = False
-        notes.append(f"{outcome.dropped:,} dropped")
-    if outcome.p99_ms is None or outcome.p99_ms > 5.0:
-        ok = False
-        notes.append(f"p99 {outcome.p99_ms or 0:.2f} ms > 5 ms")
-    return ok, notes
+def _paced_check(requests_per_s: float, p99_ms: float) -> Check:
+    """The load offered at ``requests_per_s``, none refused (a 503) nor dropped, and p99 ≤ ``p99_ms``."""
+
+    def check(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
+        notes: list[str] = []
+        ok = _offered_enough(outcome, requests_per_s, notes)
+        refused = outcome.raw.get("wrk", {}).get("status_errors", 0)
+        if refused:
+            ok = False
+            notes.append(f"{refused:,} requests refused")
+        if outcome.dropped:
+            ok = False
+            notes.append(f"{outcome.dropped:,} dropped")
+        if outcome.p99_ms is None or outcome.p99_ms > p99_ms:
+            ok = False
+            notes.append(f"p99 {outcome.p99_ms or 0:.2f} ms > {p99_ms:g} ms")
+        return ok, notes
+
+    return check
+
+
+_check_steady_20k = _paced_check(20_000, 5.0)
 
 
 def _check_steady_1k(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
@@ -232,22 +244,6 @@ def _check_flat_out(outcome: Outcome, earlier: Mapping[str, Outcome]) -> tuple[b
     if outcome.persisted_events_s is not None:
         notes.insert(0, f"persisted {outcome.persisted_events_s:,.0f} events/s, {outcome.dropped:,} dropped")
     return None, notes
-
-
-def _check_otlp_paced(outcome: Outcome, _: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
-    notes: list[str] = []
-    ok = _offered_enough(outcome, OTLP_PACED_RATE, notes)
-    refused = outcome.raw.get("wrk", {}).get("status_errors", 0)
-    if refused:
-        ok = False
-        notes.append(f"{refused:,} requests refused")
-    if outcome.dropped:
-        ok = False
-        notes.append(f"{outcome.dropped:,} dropped")
-    if outcome.p99_ms is None or outcome.p99_ms > 10.0:
-        ok = False
-        notes.append(f"p99 {outcome.p99_ms or 0:.2f} ms > 10 ms")
-    return ok, notes
 
 
 def _check_otlp_flat_out(outcome: Outcome, earlier: Mapping[str, Outcome]) -> tuple[bool | None, list[str]]:
@@ -388,7 +384,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             rate=OTLP_PACED_RATE / 50,
             duration_s=15,
             target="0 refused, 0 dropped, p99 ≤ 10 ms",
-            check=_check_otlp_paced,
+            check=_paced_check(OTLP_PACED_RATE / 50, 10.0),
         )
         for encoding, label in (("protobuf", "protobuf"), ("json", "JSON"))
     ),

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_trace.lifecycle import ThreadedPart, freeze_startup_objects, raise_open_files_limit, set_os_thread_name
+from openclaw_trace.lifecycle import (
+    PeriodicPart,
+    ThreadedPart,
+    freeze_startup_objects,
+    raise_open_files_limit,
+    set_os_thread_name,
+)
+from openclaw_trace.stats import Stats
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="thread names in /proc are Linux's")
 
@@ -108,3 +115,33 @@ def test_a_high_open_files_limit_is_never_lowered(open_files_limit: tuple[int, i
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
     assert raise_open_files_limit(100) == 256
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == (256, hard)
+
+
+class Flaky(PeriodicPart):
+    """Fails its first two ticks, then succeeds."""
+
+    name = "flaky"
+
+    def __init__(self, stats: Stats) -> None:
+        super().__init__("oct-flaky", stats, interval_s=0.01, first_delay_s=0)
+        self.ticks = 0
+        self.succeeded = threading.Event()
+
+    def tick(self) -> None:
+        self.ticks += 1
+        if self.ticks <= 2:
+            raise RuntimeError(f"tick {self.ticks} broke")
+        self.succeeded.set()
+
+
+def test_a_periodic_part_counts_a_failing_tick_and_tries_again_next_interval() -> None:
+    stats = Stats()
+    part = Flaky(stats)
+    part.start()
+    try:
+        assert part.succeeded.wait(10)
+    finally:
+        assert part.stop(5)
+    health = part.loop_health()
+    assert (health["failures"], health["last_error"], health["alive"]) == (2, "RuntimeError: tick 2 broke", False)
+    assert stats.snapshot().counters["flaky.failures"] == 2

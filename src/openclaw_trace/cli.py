@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
 import time
@@ -21,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from openclaw_trace import __version__, cli_metrics, cli_push, cli_read, cli_setup
-from openclaw_trace.config import SETTINGS, Config, ConfigError, default_db_path, load_config
+from openclaw_trace.config import SETTINGS, ConfigError, default_db_path, load_config_or_say
 
 
 def _settings_epilog() -> str:
@@ -90,16 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def _load(overrides: dict[str, str] | None = None) -> Config | None:
-    try:
-        return load_config(os.environ, overrides)
-    except ConfigError as exc:
-        print(f"openclaw-trace: {exc}", file=sys.stderr)
-        return None
-
-
 def _serve(overrides: dict[str, str]) -> int:
-    config = _load(overrides)
+    config = load_config_or_say(overrides)
     if config is None:
         return 2
     # Imported here so that `status` and `--help` stay quick and light.
@@ -126,7 +117,7 @@ def _serve(overrides: dict[str, str]) -> int:
 
 def _mcp(db_path: str | None) -> int:
     if db_path is None:
-        config = _load()
+        config = load_config_or_say()
         if config is None:
             return 2
         db_path = config.db_path
@@ -140,7 +131,7 @@ def _mcp(db_path: str | None) -> int:
 
 def _status(url: str | None, as_json: bool) -> int:
     if url is None:
-        config = _load()
+        config = load_config_or_say()
         if config is None:
             return 2
         host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from openclaw_trace.config import ConfigError, load_config
+from openclaw_trace.config import load_config_or_say
 from openclaw_trace.config_types import parse_duration_s
 from openclaw_trace.read import host
 from openclaw_trace.read.filters import MAX_LIMIT
@@ -53,11 +53,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
     db_path = args.db
     if db_path is None:
-        try:
-            db_path = load_config(os.environ).db_path
-        except ConfigError as exc:
-            print(f"openclaw-trace: {exc}", file=sys.stderr)
+        config = load_config_or_say()
+        if config is None:
             return 2
+        db_path = config.db_path
     if not os.path.isfile(db_path):
         print(f"openclaw-trace: no database at {db_path}", file=sys.stderr)
         return 1

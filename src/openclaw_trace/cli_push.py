@@ -17,7 +17,7 @@ import sqlite3
 import sys
 from typing import Any
 
-from openclaw_trace.config import Config, ConfigError, load_config
+from openclaw_trace.config import Config, load_config_or_say
 
 STATUS_COLUMNS = ("started_at", "status", "events", "batches", "bytes", "duration_ms", "http_status", "error")
 
@@ -34,10 +34,8 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(os.environ)
-    except ConfigError as exc:
-        print(f"openclaw-trace: {exc}", file=sys.stderr)
+    config = load_config_or_say()
+    if config is None:
         return 2
     if not os.path.exists(config.db_path):
         print(f"openclaw-trace: no database at {config.db_path}", file=sys.stderr)

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from openclaw_trace.config import ConfigError, load_config
+from openclaw_trace.config import load_config_or_say
 from openclaw_trace.setup.openclaw_cli import (
     OTEL_PLUGIN_ID,
     PLUGIN_ID,
@@ -53,10 +53,8 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_config(os.environ)
-    except ConfigError as exc:
-        print(f"openclaw-trace: {exc}", file=sys.stderr)
+    settings = load_config_or_say()
+    if settings is None:
         return 2
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     endpoint = (args.endpoint or f"http://{host}:{settings.port}").rstrip("/")

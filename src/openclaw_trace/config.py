@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -357,3 +359,12 @@ def load_config(env: Mapping[str, str], overrides: Mapping[str, str] | None = No
         known = ", ".join(setting.env_var for setting in SETTINGS)
         raise ConfigError(unknown[0], merged[unknown[0]], f"unknown setting; known: {known}")
     return Config(**values)  # type: ignore[arg-type]
+
+
+def load_config_or_say(overrides: Mapping[str, str] | None = None) -> Config | None:
+    """For a command: ``load_config`` of this process's environment, or None once the one-line error is on stderr."""
+    try:
+        return load_config(os.environ, overrides)
+    except ConfigError as exc:
+        print(f"openclaw-trace: {exc}", file=sys.stderr)
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import logging
 import resource
 import sys
 import threading
@@ -126,3 +127,57 @@ class ThreadedPart:
 
     def _run(self) -> None:
         raise NotImplementedError
+
+
+class Counts(Protocol):
+    def count(self, name: str, amount: int = 1) -> None: ...
+
+
+class PeriodicPart(ThreadedPart):
+    """Runs ``tick`` every ``interval_s`` (the first after ``first_delay_s``) on its own thread.
+
+    A tick that raises is logged and counted (``<name>.failures`` in ``stats``, and
+    ``loop_health``), and the next interval tries again; while stopping, an error
+    (the writer going away under the tick) ends the loop quietly.
+    """
+
+    name = "periodic"
+    failure_message = "a periodic task failed"  # logged with the traceback, on ``logger``
+    logger = logging.getLogger("openclaw_trace")
+
+    def __init__(self, thread_name: str, stats: Counts, interval_s: float, first_delay_s: float | None = None) -> None:
+        super().__init__(thread_name)
+        self._counts = stats
+        self._interval_s = interval_s
+        self._first_delay_s = interval_s if first_delay_s is None else first_delay_s
+        self._loop_lock = threading.Lock()
+        self._failures = 0
+        self._last_error: str | None = None
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def loop_health(self) -> dict[str, Any]:
+        """``alive``, ``interval_s``, ``failures`` and ``last_error``: the start of every such part's section."""
+        with self._loop_lock:
+            return {
+                "alive": self._thread.is_alive(),
+                "interval_s": self._interval_s,
+                "failures": self._failures,
+                "last_error": self._last_error,
+            }
+
+    def _run(self) -> None:
+        delay = self._first_delay_s
+        while not self._stop.wait(delay):
+            delay = self._interval_s
+            try:
+                self.tick()
+            except Exception as exc:  # the loop's edge: log, count, try again next interval
+                if self._stop.is_set():
+                    return  # the writer stopping under us at shutdown is expected
+                with self._loop_lock:
+                    self._failures += 1
+                    self._last_error = f"{type(exc).__name__}: {exc}"
+                self._counts.count(f"{self.name}.failures")
+                self.logger.exception(self.failure_message)

@@ -9,10 +9,10 @@ from tests.conftest import Client
 
 def test_the_ingest_books_are_kept_a_row_a_minute_and_read_back_with_what_moved(daemon: Daemon, client: Client) -> None:
     job = next(component for component in daemon.components if isinstance(component, BooksJob))
-    job.record_books()
+    job.tick()
     assert client.post("/v1/traces", [{"provider": "p", "model": "m"}] * 3)[0] == 202
     assert daemon.writer.flush(10)
-    job.record_books()
+    job.tick()
     status, books = client.request("GET", "/api/v1/books?since=1h")
     assert status == 200 and len(books) == 2
     assert books[1]["received"] - books[0]["received"] == 3 == books[1]["received_delta"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from typing import Any, Literal
 
 import msgspec
@@ -58,11 +57,6 @@ JSON_ROOT_KEYS = {
 }
 _ID_KEYS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-# A structural key of a trace request in proto field names, which the OTLP/JSON structures would ignore.
-_PROTO_NAMED_TRACE_KEY = re.compile(
-    rb'"(?:resource_spans|scope_spans|trace_id|span_id|parent_span_id|start_time_unix_nano|end_time_unix_nano'
-    rb'|string_value|int_value|double_value|bool_value|array_value|kvlist_value|bytes_value)"\s*:'
-)
 
 
 class OtlpDecodeError(ValueError):
@@ -89,11 +83,15 @@ def looks_like_otlp_json(signal: Signal, body: bytes) -> bool:
 
 def decode_spans(encoding: Encoding, body: bytes) -> list[ResourceSpans]:
     """A trace export request's spans, by resource and scope, in either encoding."""
-    if encoding == "json" and _PROTO_NAMED_TRACE_KEY.search(body) is None:
+    if encoding == "json":
         try:
-            return decode_json_traces(body)
+            spans = decode_json_traces(body)
         except (msgspec.DecodeError, OtlpJsonError, RecursionError) as exc:
             raise OtlpDecodeError(f"invalid OTLP JSON: {str(exc)[:300]}") from None
+        # Written with the proto field names, the request's root key is not ``resourceSpans``:
+        # such bodies (one producer writes the one or the other throughout) take the generic mapping.
+        if spans or b'"resource_spans"' not in body:
+            return spans
     request = decode_request("traces", encoding, body)
     assert isinstance(request, ExportTraceServiceRequest)
     return spans_of_protobuf(request)

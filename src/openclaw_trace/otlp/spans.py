@@ -193,11 +193,11 @@ def _error_fields(
         "severity": severity,
         "message": _message(span, attrs),
         "stack_trace": _stack_trace(span),
-        "provider": _short(first(attrs, "openclaw.provider", "gen_ai.provider.name", "gen_ai.system")),
+        "provider": _short(first(attrs, *_TRACE_ATTRIBUTES["provider"])),
         "model": _short(first(attrs, "openclaw.model", "gen_ai.request.model")),
         "session_id": _short(first(attrs, "openclaw.sessionId", "openclaw.sessionKey", "session.id")),
         "agent_id": _short(first(attrs, "openclaw.agentId", "gen_ai.agent.id")),
-        "channel": _short(first(attrs, "openclaw.channel")),
+        "channel": _short(first(attrs, *_TRACE_ATTRIBUTES["channel"])),
         "timestamp_ms": at_ms,
         "metadata": metadata,
     }

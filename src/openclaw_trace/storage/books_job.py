@@ -8,16 +8,13 @@ import functools
 import json
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from openclaw_trace.lifecycle import ThreadedPart
+from openclaw_trace.lifecycle import PeriodicPart
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage.writes import record_books
-
-log = logging.getLogger("openclaw_trace.storage")
 
 T = TypeVar("T")
 BOOKS_INTERVAL_S = 60.0
@@ -27,27 +24,25 @@ class WriterCalls(Protocol):
     def call(self, fn: Callable[[sqlite3.Connection], T], timeout_s: float = ..., *, transaction: bool = ...) -> T: ...
 
 
-class BooksJob(ThreadedPart):
+class BooksJob(PeriodicPart):
     """Writes the books through the writer every ``interval_s``; thread ``oct-books``."""
 
     name = "books"
+    failure_message = "writing the ingest books failed"
+    logger = logging.getLogger("openclaw_trace.storage")
     stop_after_drain = False
 
     def __init__(
         self, writer: WriterCalls, stats: Stats, queue_depth: Callable[[], int], interval_s: float = BOOKS_INTERVAL_S
     ) -> None:
-        super().__init__("oct-books")
+        super().__init__("oct-books", stats, interval_s)
         self._writer = writer
         self._stats = stats
         self._queue_depth = queue_depth
         self._started_at_ms = time.time_ns() // 1_000_000
-        self._interval_s = interval_s
-        self._lock = threading.Lock()
         self._rows = 0
-        self._failures = 0
-        self._last_error: str | None = None
 
-    def record_books(self) -> None:
+    def tick(self) -> None:
         """Write the ingest books as they stand now, through the writer."""
         snapshot = self._stats.snapshot()
         row = (
@@ -61,28 +56,7 @@ class BooksJob(ThreadedPart):
         )
         # A plain function with its argument bound: the writer may run it in another process.
         self._writer.call(functools.partial(record_books, row=row))
-        with self._lock:
-            self._rows += 1
+        self._rows += 1  # only this part's thread (or a test's) writes it
 
     def health(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "alive": self._thread.is_alive(),
-                "interval_s": self._interval_s,
-                "rows": self._rows,
-                "failures": self._failures,
-                "last_error": self._last_error,
-            }
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self.record_books()
-            except Exception as exc:  # the loop's edge: log, count, try again next interval
-                if self._stop.is_set():
-                    return  # the writer stopping under us at shutdown is expected
-                with self._lock:
-                    self._failures += 1
-                    self._last_error = f"{type(exc).__name__}: {exc}"
-                self._stats.count("books.failures")
-                log.exception("writing the ingest books failed")
+        return self.loop_health() | {"rows": self._rows}

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from openclaw_trace.lifecycle import ThreadedPart
+from openclaw_trace.lifecycle import PeriodicPart
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import rollups
 from openclaw_trace.storage.connection import file_size
@@ -164,7 +164,7 @@ class CycleReport:
     duration_ms: int = 0
 
 
-class StorageUpkeep(ThreadedPart):
+class StorageUpkeep(PeriodicPart):
     """Runs the upkeep cycle on ``oct-upkeep``; ``run_once`` runs one on the caller's thread.
 
     ``start`` once; ``stop(timeout_s)`` is idempotent and ends the loop
@@ -174,6 +174,8 @@ class StorageUpkeep(ThreadedPart):
     """
 
     name = "upkeep"
+    failure_message = "storage upkeep failed"
+    logger = log
     stop_after_drain = False
 
     def __init__(
@@ -193,11 +195,10 @@ class StorageUpkeep(ThreadedPart):
         chunk_rows: int = DELETE_CHUNK_ROWS,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
-        super().__init__("oct-upkeep")
+        super().__init__("oct-upkeep", stats, interval_s, first_run_delay_s)
         self._writer = writer
         self._stats = stats
         self._db_path = db_path
-        self._interval_s = interval_s
         self._retention_ms = retention_days * DAY_MS
         self._rollup_retention_ms = rollup_retention_days * DAY_MS
         self._db_threshold = db_threshold_bytes
@@ -205,25 +206,19 @@ class StorageUpkeep(ThreadedPart):
         self._disk_last_resort = max(disk_last_resort_percent, disk_threshold_percent)
         self._disk_percent = disk_percent
         self._checkpointer = checkpointer
-        self._first_delay_s = first_run_delay_s
         self._chunk = chunk_rows
         self._clock_ms = clock_ms
         self._cycle_lock = threading.Lock()
         self._lock = threading.Lock()  # guards the figures below
         self._totals = dict.fromkeys(DELETION_REASONS, 0)
         self._cycles = 0
-        self._failures = 0
-        self._last_error: str | None = None
         self._last: CycleReport | None = None
 
     def health(self) -> dict[str, Any]:
+        report = self.loop_health()
         with self._lock:
-            report: dict[str, Any] = {
-                "alive": self._thread.is_alive(),
-                "interval_s": self._interval_s,
+            report |= {
                 "cycles": self._cycles,
-                "failures": self._failures,
-                "last_error": self._last_error,
                 "deleted": dict(self._totals),
                 "last_cycle": dataclasses.asdict(self._last) if self._last is not None else None,
             }
@@ -231,20 +226,8 @@ class StorageUpkeep(ThreadedPart):
             report["wal"] = self._checkpointer.health()
         return report
 
-    def _run(self) -> None:
-        delay = self._first_delay_s
-        while not self._stop.wait(delay):
-            delay = self._interval_s
-            try:
-                self.run_once()
-            except Exception as exc:  # the loop's edge: log, count, try again next interval
-                if self._stop.is_set():
-                    return  # the writer stopping under us at shutdown is expected
-                with self._lock:
-                    self._failures += 1
-                    self._last_error = f"{type(exc).__name__}: {exc}"
-                self._stats.count("upkeep.failures")
-                log.exception("storage upkeep failed")
+    def tick(self) -> None:
+        self.run_once()
 
     # -- one cycle ---------------------------------------------------------
 
