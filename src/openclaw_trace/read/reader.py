@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from openclaw_trace.read.problems import UnusableDatabase
-from openclaw_trace.storage.connection import open_read_connection, read_transaction
+from openclaw_trace.storage.connection import open_read_connection
 from openclaw_trace.storage.schema import LATEST_VERSION, current_version
 
 # How often (in SQLite virtual-machine steps) the progress handler looks at the clock.
@@ -63,10 +63,18 @@ def time_limit(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
         conn.set_progress_handler(None, 0)
 
 
-def snapshot(conn: sqlite3.Connection) -> contextlib.AbstractContextManager[None]:
-    """Every query inside the block sees the same state of the database (one read transaction).
+@contextlib.contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Every query inside the block sees the same state of the database (one read transaction); nests.
 
     The rollups and the rows past their mark must be read together: between two
     separate reads the writer may move the mark.
     """
-    return read_transaction(conn)
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")

@@ -126,16 +126,3 @@ def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-
-
-@contextlib.contextmanager
-def read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """Every query inside the block sees one state of the database (a read transaction); nests."""
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")
