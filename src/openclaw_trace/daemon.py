@@ -34,6 +34,7 @@ from openclaw_trace.collectors.system import SystemCollector
 from openclaw_trace.config import Config, ConfigError, is_loopback
 from openclaw_trace.lifecycle import Component, freeze_startup_objects, named_target, raise_open_files_limit
 from openclaw_trace.model import EventLimits
+from openclaw_trace.otlp.decoder import OtlpDecoder
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter, Writer, WriterStopped
 from openclaw_trace.pipeline.writer_process import WriterProcess
@@ -131,6 +132,7 @@ class Daemon:
         limits = EventLimits(max_text_bytes=config.max_text_bytes, prices=prices)
         self.ctx = AppContext(config=config, stats=self.stats, queue=self.queue, version=__version__, limits=limits)
         self.ctx.reads = ReadPool(config.db_path)
+        self.ctx.otlp_decoder = OtlpDecoder(config.max_text_bytes, config.prices_file)
         grace_s = max(1, int(config.shutdown_timeout * HTTP_GRACE_SHARE))
         self._http_grace_s = float(grace_s)
         self._server = HttpServer(
@@ -329,7 +331,14 @@ class Daemon:
 
     def _serve(self) -> None:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(self._server.serve(sockets=[self._sock]))
+            runner.run(self._serve_http())
+
+    async def _serve_http(self) -> None:
+        try:
+            await self._server.serve(sockets=[self._sock])
+        finally:
+            if self.ctx.otlp_decoder is not None:  # on the loop it lives on, once no request awaits it
+                await self.ctx.otlp_decoder.stop()
 
     def _remaining_s(self) -> float:
         if self._stop_deadline is None:

@@ -24,16 +24,24 @@ from openclaw_trace.api.server import server_config
 
 
 class TwoWayApp:
-    """``POST /fast`` answered on the fast path; the rest, and whatever it declines, by ASGI."""
+    """``POST /fast`` answered on the fast path, ``POST /later`` there too but awaited (0.2 s);
+    the rest, and whatever the fast path declines, by ASGI."""
 
     def __init__(self) -> None:
         self.asgi_paths: list[str] = []
         self.slow_get = threading.Event()  # set: GET /slow answers; clear: it waits
 
     def fast_route(self, method: bytes, path: bytes, headers: Iterable[tuple[bytes, bytes]]) -> Answer | None:
-        if method != b"POST" or path != b"/fast":
+        if method != b"POST" or path not in (b"/fast", b"/later"):
             return None
+        if path == b"/later":
+            return self._later
         return lambda body: Response(200, b"fast:" + body, [(b"content-type", b"text/plain")])
+
+    @staticmethod
+    async def _later(body: bytes) -> Response:
+        await asyncio.sleep(0.2)
+        return Response(200, b"later:" + body, [(b"content-type", b"text/plain")])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self.asgi_paths.append(scope["path"])
@@ -186,3 +194,23 @@ def test_a_graceful_stop_answers_the_post_being_read_then_closes(running: Runnin
             answer += chunk
     assert body_of(answer) == b"fast:in flight"
     assert b"connection: close\r\n" in answer
+
+
+def test_an_awaited_answer_keeps_its_place_before_the_requests_behind_it(running: Running) -> None:
+    with running.connect() as sock:
+        sock.sendall(post(b"/later", b"one") + post(b"/fast", b"two") + post(b"/later", b"three"))
+        answers = read_answers(sock, 3)
+        sock.sendall(post(b"/fast", b"four"))  # nothing owed any more: the fast path again
+        answers += read_answers(sock, 1)
+    assert [body_of(a) for a in answers] == [b"later:one", b"asgi:two", b"asgi:three", b"fast:four"]
+    assert running.app.asgi_paths == ["/fast", "/later"]  # declined while an answer was owed
+
+
+def test_an_awaited_answer_with_connection_close_is_answered_then_closed(running: Running) -> None:
+    with running.connect() as sock:
+        sock.sendall(post(b"/later", b"last", b"Connection: close\r\n"))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert b"connection: close\r\n" in answer
+    assert body_of(answer) == b"later:last"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from openclaw_trace.api import health, ingest, otlp, read
 from openclaw_trace.api.context import AppContext, BodyRoute, Handler
@@ -35,6 +35,23 @@ from openclaw_trace.api.http import (
 )
 
 log = logging.getLogger("openclaw_trace.api")
+
+# A whole body → its response, or an awaitable of it; neither raises.
+Answer = Callable[[bytes], Response | Awaitable[Response]]
+
+
+def _internal_error(path: str) -> Response:
+    log.exception("unhandled error on POST %s", path)
+    return error_response(HttpError(500, "internal error; see the daemon log"))
+
+
+async def _awaited(answer: Awaitable[Response], path: str) -> Response:
+    try:
+        return await answer
+    except HttpError as exc:
+        return error_response(exc)
+    except Exception:
+        return _internal_error(path)
 
 
 # (handler, needs the ingest token when one is set)
@@ -69,7 +86,7 @@ class App:
         # Each body route with its fast-path answers to bodies sent without a
         # Content-Encoding, by media type (all the answer reads of the headers). Few
         # keys: the route's check refuses all but a few media types.
-        self._fast: dict[bytes, tuple[bytes, BodyRoute, bool, str, dict[bytes, Callable[[bytes], Response]]]] = {
+        self._fast: dict[bytes, tuple[bytes, BodyRoute, bool, str, dict[bytes, Answer]]] = {
             raw_path: (*found, {}) for raw_path, found in _BODY_ROUTES.items()
         }
 
@@ -93,7 +110,8 @@ class App:
             if isinstance(handler, BodyRoute):
                 head = handler.check(self.ctx, scope["headers"])
                 body = await read_body(receive, self.ctx.config.max_body_bytes, head.content_length)
-                await send_response(send, self._answer_with(handler, head, scope["path"])(body))
+                answer = self._answer_with(handler, head, scope["path"])(body)
+                await send_response(send, answer if isinstance(answer, Response) else await answer)
             else:
                 await handler(self.ctx, scope, receive, send)
         except HttpError as exc:
@@ -104,7 +122,7 @@ class App:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             await send_error(send, HttpError(500, "internal error; see the daemon log"))
 
-    def fast_route(self, method: bytes, path: bytes, headers: Headers) -> Callable[[bytes], Response] | None:
+    def fast_route(self, method: bytes, path: bytes, headers: Headers) -> Answer | None:
         """How to answer a request whose headers are in, if it passes every check made before its body.
 
         None sends the request the ASGI way, which answers whatever is wrong
@@ -131,21 +149,21 @@ class App:
             answer = answers[head.media_type] = self._answer_with(route, head, path_text)
         return answer
 
-    def _answer_with(self, route: BodyRoute, head: RequestHead, path: str) -> Callable[[bytes], Response]:
-        """The route's answer to a whole body with this head; never raises (``path`` is for the log)."""
+    def _answer_with(self, route: BodyRoute, head: RequestHead, path: str) -> Answer:
+        """The route's answer to a whole body with this head; neither it nor its awaitable raises."""
         # A closure of what it needs rather than a partial of a method: one call and
         # two attribute lookups fewer per request on the fast path.
         ctx = self.ctx
         route_answer = route.answer
 
-        def answer(body: bytes) -> Response:
+        def answer(body: bytes) -> Response | Awaitable[Response]:
             try:
-                return route_answer(ctx, head, body)
+                answered = route_answer(ctx, head, body)
             except HttpError as exc:
                 return error_response(exc)
             except Exception:
-                log.exception("unhandled error on POST %s", path)
-                return error_response(HttpError(500, "internal error; see the daemon log"))
+                return _internal_error(path)
+            return answered if isinstance(answered, Response) else _awaited(answered, path)
 
         return answer
 

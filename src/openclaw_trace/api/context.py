@@ -16,6 +16,7 @@ from openclaw_trace.stats import Stats
 if TYPE_CHECKING:
     from openclaw_trace.api.http import Headers, RequestHead, Response
     from openclaw_trace.api.read import ReadPool
+    from openclaw_trace.otlp.decoder import OtlpDecoder
 
 
 @dataclasses.dataclass
@@ -33,6 +34,8 @@ class AppContext:
     last_push_status: str | None = None
     # The read API's threads and connections (api/read.py); None: the read API is off.
     reads: ReadPool | None = None
+    # OTLP export requests are decoded in this child process; None: on the event loop.
+    otlp_decoder: OtlpDecoder | None = None
 
 
 Scope = MutableMapping[str, Any]
@@ -44,14 +47,16 @@ Handler = Callable[[AppContext, Scope, Receive, Send], Awaitable[None]]
 
 @dataclasses.dataclass(frozen=True)
 class BodyRoute:
-    """An endpoint answered from its whole body, without awaiting anything.
+    """An endpoint answered from its whole body.
 
     ``check`` reads the headers before any of the body (415, 413 for a
     declared length over the limit, 400); ``answer`` turns the body into a
-    response. Both raise ``HttpError`` for the client's mistakes. The ASGI
+    response, or into an awaitable of one when the work is done elsewhere
+    (OTLP, in its decoder process). Both raise ``HttpError`` for the client's
+    mistakes, and so may the awaitable. The ASGI
     app awaits the body between the two; the protocol's fast path
     (``api/fast_path.py``) calls them around the body it has read itself.
     """
 
     check: Callable[[AppContext, Headers], RequestHead]
-    answer: Callable[[AppContext, RequestHead, bytes], Response]
+    answer: Callable[[AppContext, RequestHead, bytes], Response | Awaitable[Response]]

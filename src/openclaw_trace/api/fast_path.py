@@ -38,13 +38,18 @@ per-response timer (``_after_fast_answer``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
-from openclaw_trace.api.http import Headers, Response
+import httptools
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+from openclaw_trace.api.http import Headers, Receive, Response, Scope, Send
 from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
 
-Answer = Callable[[bytes], Response]  # a whole body → its response; never raises
+# A whole body → its response, or an awaitable of it (answered through a uvicorn
+# cycle, ``_answer_later``); neither raises.
+Answer = Callable[[bytes], Response | Awaitable[Response]]
 
 
 @runtime_checkable
@@ -125,11 +130,53 @@ class FastPathHttpToolsProtocol(CoalescingHttpToolsProtocol):
         chunks = self._chunks
         self._chunks = []
         response = answer(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if not isinstance(response, Response):
+            self._answer_later(response)
+            return
         self.answered_scope = self.scope
         self.transport.write(response.wire(self._keep_alive, self.server_state.default_headers))
         if not self._keep_alive:
             self.transport.close()
         self._after_fast_answer()
+
+    def _answer_later(self, pending: Awaitable[Response]) -> None:
+        """Hand an answer that must be awaited to a uvicorn cycle, as if the request had come the ASGI way.
+
+        From here uvicorn's own rules hold: a request behind it on the
+        connection waits in the pipeline (the fast path declines it while
+        this cycle is owed), and the cycle writes the answer, keeps the
+        connection alive or closes it, and starts the next request.
+        """
+        parser = self.parser
+        self.scope["method"] = parser.get_method().decode("ascii")
+        url = httptools.parse_url(self.url)  # what uvicorn's access log reads (the path is one of our routes)
+        self.scope["raw_path"] = url.path
+        self.scope["path"] = url.path.decode("ascii")
+        self.scope["query_string"] = url.query or b""
+        cycle = RequestResponseCycle(
+            scope=self.scope,
+            transport=self.transport,
+            flow=self.flow,
+            logger=self.logger,
+            access_logger=self.access_logger,
+            access_log=self.access_log,
+            default_headers=self.server_state.default_headers,
+            message_event=asyncio.Event(),
+            expect_100_continue=False,
+            keep_alive=self._keep_alive,
+            on_response=self.on_response_complete,
+        )
+        cycle.more_body = False  # the body is in: the app never asks for it
+        self.cycle = cycle
+
+        async def send_when_ready(scope: Scope, receive: Receive, send: Send) -> None:
+            start, body = (await pending).messages()
+            await send(start)
+            await send(body)
+
+        task = self.loop.create_task(cycle.run_asgi(send_when_ready))  # type: ignore[arg-type]  # ASGI typing
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
 
     def _after_fast_answer(self) -> None:
         """What uvicorn does once a response is out: count it, resume reading, arm the keep-alive timer."""

@@ -70,6 +70,8 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
         "counters": dict(sorted(snapshot.counters.items())),
         "feeds": feeds_report(snapshot),
     }
+    if ctx.otlp_decoder is not None:
+        report["otlp_decoder"] = ctx.otlp_decoder.health()
     for component in ctx.components:
         try:
             section = component.health()

@@ -12,7 +12,7 @@ an OTLP export request rather than our event, goes to ``api.otlp``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from openclaw_trace.api import otlp
 from openclaw_trace.api.context import AppContext, BodyRoute
@@ -27,6 +27,7 @@ from openclaw_trace.api.http import (
 )
 from openclaw_trace.model import BadEvent, Envelope, EventLimits, decode_errors, decode_traces
 from openclaw_trace.otlp.decode import looks_like_otlp_json
+from openclaw_trace.otlp.requests import Signal
 
 Decoder = Callable[[bytes, int, EventLimits], list[Envelope]]
 
@@ -34,7 +35,7 @@ JSON_TYPES = (b"", b"application/json", b"text/json")
 ACCEPTED_ONE = Response(202, b'{"received":1,"queued":1,"dropped":0}')  # the answer to nearly every request
 
 
-def ingest_route(decode: Decoder, otlp_signal: otlp.Signal | None) -> BodyRoute:
+def ingest_route(decode: Decoder, otlp_signal: Signal | None) -> BodyRoute:
     """The POST route of one native endpoint; ``otlp_signal`` when OTLP shares its path."""
     protobuf_types = frozenset(otlp.PROTOBUF_TYPES if otlp_signal else ())
     media_types = protobuf_types.union(JSON_TYPES)
@@ -49,7 +50,7 @@ def ingest_route(decode: Decoder, otlp_signal: otlp.Signal | None) -> BodyRoute:
             check_declared_length(length, ctx.config.max_body_bytes)
         return head
 
-    def answer(ctx: AppContext, head: RequestHead, body: bytes) -> Response:
+    def answer(ctx: AppContext, head: RequestHead, body: bytes) -> Response | Awaitable[Response]:
         if head.content_encoding:
             body = decompress(body, head.content_encoding, ctx.config.max_body_bytes)
         if otlp_signal and head.media_type in protobuf_types:

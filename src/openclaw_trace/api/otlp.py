@@ -11,11 +11,7 @@ request — the exporter then retries later instead of losing it.
 from __future__ import annotations
 
 import time
-from typing import Literal
-
-from google.protobuf.message import Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from collections.abc import Awaitable
 
 from openclaw_trace.api.context import AppContext, BodyRoute
 from openclaw_trace.api.http import (
@@ -27,41 +23,58 @@ from openclaw_trace.api.http import (
     decompress,
     request_head,
 )
-from openclaw_trace.otlp.decode import Encoding, OtlpDecodeError, decode_request, decode_spans, encode_response
-from openclaw_trace.otlp.logs import map_logs
-from openclaw_trace.otlp.metrics import map_metrics
-from openclaw_trace.otlp.spans import map_spans
+from openclaw_trace.otlp.decode import Encoding, OtlpDecodeError, encode_response
+from openclaw_trace.otlp.decoder import DecoderUnavailable, OtlpDecoder
+from openclaw_trace.otlp.requests import Signal, map_request
 from openclaw_trace.otlp.values import MappingResult
 
-Signal = Literal["traces", "metrics", "logs"]
 PROTOBUF_TYPES = (b"application/x-protobuf", b"application/protobuf")
 JSON_TYPES = (b"application/json", b"text/json")
 RETRY_AFTER_S = 2
 _CONTENT_TYPES = {"protobuf": b"application/x-protobuf", "json": b"application/json"}
 
 
-def _decode_and_map(ctx: AppContext, signal: Signal, encoding: Encoding, body: bytes) -> MappingResult:
-    """The request's events; ``OtlpDecodeError`` when the body does not decode."""
+def export(ctx: AppContext, signal: Signal, encoding: Encoding, body: bytes) -> Response | Awaitable[Response]:
+    """Decode, map and queue one export request; answer as OTLP/HTTP says.
+
+    With the daemon's decoder process (``ctx.otlp_decoder``) the answer is
+    awaited: the loop serves other requests while the child decodes.
+    Without one (tests of the HTTP layer alone) the work is done here.
+    """
     received_at_ms = time.time_ns() // 1_000_000
-    if signal == "traces":
-        return map_spans(decode_spans(encoding, body), received_at_ms, ctx.limits)
-    return _map(ctx, decode_request(signal, encoding, body), received_at_ms)
-
-
-def _map(ctx: AppContext, request: Message, received_at_ms: int) -> MappingResult:
-    if isinstance(request, ExportLogsServiceRequest):
-        return map_logs(request, received_at_ms, ctx.limits)
-    assert isinstance(request, ExportMetricsServiceRequest)
-    return map_metrics(request, received_at_ms)
-
-
-def export(ctx: AppContext, signal: Signal, encoding: Encoding, body: bytes) -> Response:
-    """Decode, map and queue one export request; answer as OTLP/HTTP says."""
+    decoder = ctx.otlp_decoder
+    if decoder is not None:
+        return _export_in_decoder(ctx, decoder, signal, encoding, body, received_at_ms)
     try:
-        result = _decode_and_map(ctx, signal, encoding, body)
+        result = map_request(signal, encoding, body, received_at_ms, ctx.limits)
     except OtlpDecodeError as exc:
-        ctx.stats.count(f"otlp.{signal}.undecodable")
-        raise HttpError(400, str(exc)) from None
+        raise _undecodable(ctx, signal, exc) from None
+    return _queue(ctx, signal, encoding, result)
+
+
+async def _export_in_decoder(
+    ctx: AppContext, decoder: OtlpDecoder, signal: Signal, encoding: Encoding, body: bytes, received_at_ms: int
+) -> Response:
+    try:
+        result = await decoder.map(signal, encoding, body, received_at_ms)
+    except OtlpDecodeError as exc:
+        raise _undecodable(ctx, signal, exc) from None
+    except DecoderUnavailable as exc:
+        ctx.stats.count(f"otlp.{signal}.refused_requests")
+        raise _retry_later(str(exc)) from None
+    return _queue(ctx, signal, encoding, result)
+
+
+def _undecodable(ctx: AppContext, signal: Signal, exc: OtlpDecodeError) -> HttpError:
+    ctx.stats.count(f"otlp.{signal}.undecodable")
+    return HttpError(400, str(exc))
+
+
+def _retry_later(message: str) -> HttpError:
+    return HttpError(503, message, [(b"retry-after", str(RETRY_AFTER_S).encode())])
+
+
+def _queue(ctx: AppContext, signal: Signal, encoding: Encoding, result: MappingResult) -> Response:
     if len(result.envelopes) > ctx.queue.capacity:
         # It could never fit: a 503 would have the exporter retry it forever.
         ctx.stats.count(f"otlp.{signal}.too_large_requests")
@@ -71,11 +84,7 @@ def export(ctx: AppContext, signal: Signal, encoding: Encoding, body: bytes) -> 
         )
     if not ctx.queue.offer_all(result.envelopes):
         ctx.stats.count(f"otlp.{signal}.refused_requests")
-        raise HttpError(
-            503,
-            "queue full: retry later",
-            [(b"retry-after", str(RETRY_AFTER_S).encode())],
-        )
+        raise _retry_later("queue full: retry later")
     ctx.stats.count(f"otlp.{signal}.requests")
     if result.ignored:
         ctx.stats.count(f"otlp.{signal}.ignored", result.ignored)
@@ -106,7 +115,7 @@ def otlp_only_route(signal: Signal) -> BodyRoute:
         check_declared_length(head.content_length, ctx.config.max_body_bytes)
         return head
 
-    def answer(ctx: AppContext, head: RequestHead, body: bytes) -> Response:
+    def answer(ctx: AppContext, head: RequestHead, body: bytes) -> Response | Awaitable[Response]:
         body = decompress(body, head.content_encoding, ctx.config.max_body_bytes)
         return export(ctx, signal, _encoding(head), body)
 
