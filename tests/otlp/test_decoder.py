@@ -90,7 +90,9 @@ def test_a_body_that_does_not_decode_is_said_so_with_the_in_process_message() ->
 
 def test_many_requests_at_once_each_get_their_own_answer() -> None:
     bodies = [
-        otlp_json(traces_request(span("openclaw.model.usage", {"openclaw.model": f"model-{i}", "openclaw.tokens.input": i})))
+        otlp_json(
+            traces_request(span("openclaw.model.usage", {"openclaw.model": f"model-{i}", "openclaw.tokens.input": i}))
+        )
         for i in range(40)
     ]
 

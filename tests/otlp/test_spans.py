@@ -87,6 +87,36 @@ def test_genai_semconv_span_from_any_producer() -> None:
     assert "gen_ai.input.messages" not in trace["metadata"]["attributes"]  # not stored twice
 
 
+def test_an_attribute_a_column_holds_as_it_came_is_not_stored_again() -> None:
+    chat = span(
+        "chat gpt-4o",
+        {
+            "gen_ai.system": "openai",  # → provider, as it came
+            "gen_ai.request.model": "gpt-4o",  # not picked: response.model wins
+            "gen_ai.response.model": "gpt-4o-2024-08-06",  # → model
+            "gen_ai.usage.input_tokens": 120,  # → prompt_tokens
+            "gen_ai.usage.output_tokens": "40",  # → completion_tokens 40, but it came as text
+            "gen_ai.conversation.id": "s" * 300,  # → session_id, cut to 256
+            "error.type": "timeout",  # a call that did not fail: no error_type column
+            "server.address": "api.openai.com",  # no column
+        },
+    )
+    [trace] = [fields(e) for e in map_both(traces_request(chat), RECEIVED_MS, LIMITS).envelopes]
+    assert (trace["provider"], trace["model"], trace["prompt_tokens"], trace["completion_tokens"]) == (
+        "openai",
+        "gpt-4o-2024-08-06",
+        120,
+        40,
+    )
+    assert trace["metadata"]["attributes"] == {
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.output_tokens": "40",
+        "gen_ai.conversation.id": "s" * 300,
+        "error.type": "timeout",
+        "server.address": "api.openai.com",
+    }
+
+
 def test_reported_cost_wins_and_unknown_models_stay_unpriced() -> None:
     reported = span(
         "openclaw.model.usage", {"openclaw.model": "gpt-4o", "openclaw.cost.usd": 0.5, "openclaw.tokens.input": 10}

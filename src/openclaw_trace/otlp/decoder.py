@@ -119,17 +119,17 @@ class OtlpDecoder:
                     waiting.set_result(answer)
         except (asyncio.IncompleteReadError, ConnectionError, msgspec.DecodeError):
             pass  # the child ended (or said something unreadable: then it is ended below)
-        if process.returncode is None:
-            process.kill()
-        code = await process.wait()
+        # At once, before anything is awaited: what waits now was sent to this child, and a
+        # request from here on starts another.
         if self._process is process:
             self._process = None
-        if self._waiting:
-            log.warning("the OTLP decoder exited (code %s) holding %d requests", code, len(self._waiting))
-        for waiting in self._waiting.values():
+        held, self._waiting = self._waiting, {}
+        for waiting in held.values():
             if not waiting.done():
                 waiting.set_exception(DecoderUnavailable("the OTLP decoder exited; retry later"))
-        self._waiting.clear()
+        code = await _ended(process)
+        if held or code != 0:
+            log.warning("the OTLP decoder exited (code %s) holding %d requests", code, len(held))
 
     async def stop(self) -> None:
         """Close the child's input and wait for it to exit (killed after ``STOP_TIMEOUT_S``)."""
@@ -138,15 +138,25 @@ class OtlpDecoder:
             return
         assert process.stdin is not None
         process.stdin.close()
-        try:
-            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await _ended(process)
 
     def health(self) -> dict[str, object]:
         process = self._process
         return {"running": process is not None, "pid": process.pid if process else None, "starts": self.starts}
+
+
+async def _ended(process: asyncio.subprocess.Process) -> int:
+    """Its exit code once it has exited, killed if it has not within ``STOP_TIMEOUT_S``.
+
+    Killed only then: a kill asks the child's ``Popen`` first whether it is
+    still there, which reaps a child that has just exited under the loop's
+    watcher (which then reports 255).
+    """
+    try:
+        return await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        process.kill()
+        return await process.wait()
 
 
 def serve(limits: EventLimits, requests: BinaryIO, answers: BinaryIO) -> None:

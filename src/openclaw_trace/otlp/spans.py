@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from openclaw_trace.model import ErrorIn, EventLimits, TraceIn
@@ -66,30 +67,37 @@ def map_spans(resources: list[ResourceSpans], received_at_ms: int, limits: Event
     for resource_spans in resources:
         resource = ResourceInfo(resource_spans.attributes)
         for scope, spans in resource_spans.scopes:
+            origin = _origin(resource, scope)
             for span in spans:
-                _map_span(span, resource, scope, received_at_ms, limits, result)
+                _map_span(span, origin, received_at_ms, limits, result)
     return result
 
 
+def _origin(resource: ResourceInfo, scope: str | None) -> dict[str, str]:
+    """What every span of one scope says in its metadata of where it came from (set keys only)."""
+    origin = {"service_name": resource.service_name, "host_name": resource.host_name, "scope": scope}
+    return {key: value for key, value in origin.items() if value is not None}
+
+
 def _map_span(
-    span: SpanView,
-    resource: ResourceInfo,
-    scope: str | None,
-    received_at_ms: int,
-    limits: EventLimits,
-    result: MappingResult,
+    span: SpanView, origin: dict[str, str], received_at_ms: int, limits: EventLimits, result: MappingResult
 ) -> None:
     attrs = span.attributes
     failed = span.status_error or attrs.get("openclaw.outcome") == "error"
-    metadata = _metadata(span, attrs, resource, scope)
     at_ms = nanos_to_ms(span.start_ns) or received_at_ms
     if _is_model_call(span.name, attrs, failed):
-        trace = _trace_fields(span, attrs, failed, metadata, at_ms)
+        picked, keys = _picked(attrs)
+        trace = _trace_fields(span, picked, failed, at_ms)
+        # Attributes whose very value a column now holds are not stored again in the metadata.
+        in_columns = [key for field, key in keys.items() if _same(trace[field], picked[field])]
+        trace["metadata"] = _metadata(span, attrs, origin, in_columns)
         result.add_event(TraceIn, trace, received_at_ms, limits)
         if failed:
+            # Its own metadata: the error row is written (and may be scrubbed) apart from the trace row.
+            metadata = _metadata(span, attrs, origin, in_columns)
             result.add_event(ErrorIn, _llm_error_fields(span, attrs, trace, metadata, at_ms), received_at_ms, limits)
         return
-    error = _error_fields(span, attrs, failed, metadata, at_ms)
+    error = _error_fields(span, attrs, failed, _metadata(span, attrs, origin, ()), at_ms)
     if error is None:
         result.ignored += 1
         return
@@ -107,9 +115,10 @@ def _is_model_call(name: str, attrs: dict[str, Any], failed: bool) -> bool:
     return not GENAI_MODEL_KEYS.isdisjoint(attrs)
 
 
-def _picked(attrs: dict[str, Any]) -> dict[str, Any]:
-    """Each trace field's value: that of its first attribute (in ``_TRACE_ATTRIBUTES``) present and not None."""
-    picked: dict[str, tuple[int, Any]] = {}
+def _picked(attrs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each trace field's value, and the attribute it came from: the first (in ``_TRACE_ATTRIBUTES``)
+    present and not None."""
+    picked: dict[str, tuple[int, str, Any]] = {}
     for key, value in attrs.items():
         slot = _FIELD_OF_ATTRIBUTE.get(key)
         if slot is None or value is None:
@@ -117,14 +126,18 @@ def _picked(attrs: dict[str, Any]) -> dict[str, Any]:
         field, rank = slot
         held = picked.get(field)
         if held is None or rank < held[0]:
-            picked[field] = (rank, value)
-    return {field: value for field, (_, value) in picked.items()}
+            picked[field] = (rank, key, value)
+    values = {field: value for field, (_, _, value) in picked.items()}
+    return values, {field: key for field, (_, key, _) in picked.items()}
 
 
-def _trace_fields(
-    span: SpanView, attrs: dict[str, Any], failed: bool, metadata: dict[str, Any], at_ms: int
-) -> dict[str, Any]:
-    picked = _picked(attrs)
+def _same(column: Any, value: Any) -> bool:
+    """The column holds the attribute's value as it came (not cut, not converted, not left out)."""
+    return type(column) is type(value) and column == value
+
+
+def _trace_fields(span: SpanView, picked: dict[str, Any], failed: bool, at_ms: int) -> dict[str, Any]:
+    """The trace row's fields but its metadata, from the picked values."""
     prompt = as_count(picked.get("prompt_tokens"))
     completion = as_count(picked.get("completion_tokens"))
     total = as_count(picked.get("total_tokens"))
@@ -149,7 +162,6 @@ def _trace_fields(
         "agent_id": _short(picked.get("agent_id")),
         "channel": _short(picked.get("channel")),
         "timestamp_ms": at_ms,
-        "metadata": metadata,
     }
 
 
@@ -229,20 +241,26 @@ def classify_llm_failure(attrs: dict[str, Any], status_message: str) -> str:
     return "api_failure"
 
 
-def _metadata(span: SpanView, attrs: dict[str, Any], resource: ResourceInfo, scope: str | None) -> dict[str, Any]:
-    kept = {key: value for key, value in attrs.items() if key not in _TEXT_KEYS}
-    metadata: dict[str, Any] = {
-        "source": "otlp",
-        "span_name": span.name,
-        "trace_id": span.trace_id,
-        "span_id": span.span_id,
-        "parent_span_id": span.parent_span_id,
-        "service_name": resource.service_name,
-        "host_name": resource.host_name,
-        "scope": scope,
-        "attributes": kept,
-    }
-    return {key: value for key, value in metadata.items() if value is not None}
+def _metadata(
+    span: SpanView, attrs: dict[str, Any], origin: dict[str, str], in_columns: Iterable[str]
+) -> dict[str, Any]:
+    """The span's ids, name and origin, and its attributes but those the row's columns hold
+    (``in_columns``, and the message texts): a value is stored once."""
+    kept = dict(attrs)
+    for key in in_columns:
+        del kept[key]
+    for key in _TEXT_KEYS:
+        kept.pop(key, None)
+    metadata: dict[str, Any] = {"source": "otlp", "span_name": span.name}
+    if span.trace_id is not None:
+        metadata["trace_id"] = span.trace_id
+    if span.span_id is not None:
+        metadata["span_id"] = span.span_id
+    if span.parent_span_id is not None:
+        metadata["parent_span_id"] = span.parent_span_id
+    metadata.update(origin)
+    metadata["attributes"] = kept
+    return metadata
 
 
 def _message(span: SpanView, attrs: dict[str, Any]) -> str:
