@@ -22,6 +22,8 @@ the daemon's stop, or when the daemon dies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import gc
 import logging
 import signal
@@ -42,6 +44,10 @@ log = logging.getLogger("openclaw_trace.otlp")
 
 _FRAME = struct.Struct(">II")  # request number, length of what follows
 STOP_TIMEOUT_S = 5.0
+# The child must never wait for the loop to take its answers (~70 KB per 50 spans): with
+# 64 KB pipes and asyncio's 64 KB reader limit it spent most of its time blocked writing.
+PIPE_BYTES = 1 << 20
+ANSWERS_BUFFERED_BYTES = 4 << 20
 
 
 class DecoderUnavailable(Exception):
@@ -98,7 +104,10 @@ class OtlpDecoder:
     async def _spawn(self) -> asyncio.subprocess.Process:
         try:
             process = await asyncio.create_subprocess_exec(
-                *self._argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+                *self._argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=ANSWERS_BUFFERED_BYTES // 2,  # the reader stops reading past twice its limit
             )
         except OSError as exc:
             raise DecoderUnavailable(f"cannot start the OTLP decoder: {exc}") from None
@@ -177,6 +186,12 @@ def serve(limits: EventLimits, requests: BinaryIO, answers: BinaryIO) -> None:
         answers.flush()
 
 
+def widen_pipe(fd: int) -> None:
+    """Room for a dozen requests or answers in the pipe (64 KB by default, one 50-span request)."""
+    with contextlib.suppress(OSError, AttributeError):  # Linux pipes only; at most /proc/sys/fs/pipe-max-size
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+
 def main(argv: list[str]) -> int:
     # Ctrl-C and the service manager's TERM are the daemon's to act on: it drains,
     # then closes this process's input.
@@ -185,6 +200,8 @@ def main(argv: list[str]) -> int:
     prices_file = argv[1] if len(argv) > 1 and argv[1] else None
     limits = EventLimits(max_text_bytes=int(argv[0]), prices=load_prices(prices_file))
     gc.freeze()  # the modules just imported: never scanned again
+    widen_pipe(sys.stdin.fileno())
+    widen_pipe(sys.stdout.fileno())
     serve(limits, sys.stdin.buffer, sys.stdout.buffer)
     return 0
 
