@@ -88,9 +88,9 @@ def otlp_spans_body(count: int, encoding: str, seed: int = 3) -> bytes:
     """An OTLP export request of ``count`` GenAI model-call spans (the native events' fields as
     semantic-convention attributes, ~1 KB of text each), as protobuf or as OTLP/JSON.
 
-    Every span starts at the same instant, now. Now: spans older than the
-    retention would be deleted by the daemon's cleanup as fast as they are
-    written. The same instant: wrk sends this body again and again, and 50
+    Every span starts at the same instant, now. Now: a live exporter's spans
+    are recent (and a daemon on the default retention, run by hand, deletes
+    old ones as they are written). The same instant: wrk sends this body again and again, and 50
     distinct start times repeated would insert each request's rows at 50
     places of the time index (2.4× the writer's time per row, measured),
     where a live exporter's ever later spans, like native events stamped on

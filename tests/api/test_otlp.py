@@ -6,12 +6,14 @@ import gzip
 import json
 import socket
 import sqlite3
+import threading
 from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from openclaw_trace.api import otlp as otlp_api
 from openclaw_trace.daemon import Daemon
 from tests.conftest import Client, rows
 from tests.otlp.spans_builder import span, traces_request
@@ -201,6 +203,7 @@ def test_queue_full_answers_503_with_retry_after(daemon: Daemon, client: Client)
         assert client.request("POST", "/v1/traces", body, PROTOBUF)[0] == 503
         assert client.last_headers["retry-after"] == "2"
         report = client.health()
+        assert report["counters"]["otlp.traces.waited_for_room"] == 1  # for QUEUE_WAIT_S, in vain
         assert report["counters"]["otlp.traces.refused_requests"] == 1
         assert report["events_received"] == 511  # refused, not received: the exporter will retry
     finally:
@@ -208,6 +211,32 @@ def test_queue_full_answers_503_with_retry_after(daemon: Daemon, client: Client)
         blocker.close()
     assert daemon.writer.flush(30)
     assert rows(daemon.config.db_path, "SELECT id FROM error_events") == []
+
+
+def test_a_request_waits_for_room_in_a_full_queue_rather_than_be_refused(
+    daemon: Daemon, client: Client, connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(otlp_api, "QUEUE_WAIT_S", 60.0)  # the window, wide: the test waits for the wait
+    blocker = sqlite3.connect(daemon.config.db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the writer cannot commit: the queue stays full
+    try:
+        assert client.post("/v1/traces", [{"provider": "p", "model": "m"}] * 511)[1]["queued"] == 511
+        body = traces_request(span("openclaw.session.stuck"), span("openclaw.webhook.error")).SerializeToString()
+        answers: list[int] = []
+        sender = threading.Thread(
+            target=lambda: answers.append(connect(daemon).request("POST", "/v1/traces", body, PROTOBUF)[0])
+        )
+        sender.start()
+        while client.health()["counters"].get("otlp.traces.waited_for_room") != 1:
+            sender.join(0.01)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    sender.join(30)
+    assert answers == [200]
+    assert "otlp.traces.refused_requests" not in client.health()["counters"]
+    assert daemon.writer.flush(30)
+    assert len(rows(daemon.config.db_path, "SELECT id FROM error_events")) == 2
 
 
 def test_multi_member_gzip_is_read_whole(daemon: Daemon, client: Client) -> None:

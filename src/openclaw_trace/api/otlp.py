@@ -10,6 +10,7 @@ request — the exporter then retries later instead of losing it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable
 
@@ -31,6 +32,8 @@ from openclaw_trace.otlp.values import MappingResult
 PROTOBUF_TYPES = (b"application/x-protobuf", b"application/protobuf")
 JSON_TYPES = (b"application/json", b"text/json")
 RETRY_AFTER_S = 2
+QUEUE_WAIT_S = 0.1  # how long a decoded request waits for room in a full queue before its 503
+QUEUE_POLL_S = 0.005
 _CONTENT_TYPES = {"protobuf": b"application/x-protobuf", "json": b"application/json"}
 
 
@@ -62,7 +65,29 @@ async def _export_in_decoder(
     except DecoderUnavailable as exc:
         ctx.stats.count(f"otlp.{signal}.refused_requests")
         raise _retry_later(str(exc)) from None
-    return _queue(ctx, signal, encoding, result)
+    _check_fits(ctx, signal, result)
+    await _offer_waiting(ctx, signal, result)
+    return _accepted(ctx, signal, encoding, result)
+
+
+async def _offer_waiting(ctx: AppContext, signal: Signal, result: MappingResult) -> None:
+    """Queue the request's events; 503 when there is no room for them within ``QUEUE_WAIT_S``.
+
+    A full queue is often a moment's (a burst, a checkpoint): the request waits
+    for room a little, without holding the loop, rather than be refused, sent
+    again by its exporter and decoded twice.
+    """
+    if ctx.queue.offer_all(result.envelopes):
+        return
+    ctx.stats.count(f"otlp.{signal}.waited_for_room")
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + QUEUE_WAIT_S
+    while loop.time() < give_up_at:
+        await asyncio.sleep(QUEUE_POLL_S)
+        if ctx.queue.offer_all(result.envelopes):
+            return
+    ctx.stats.count(f"otlp.{signal}.refused_requests")
+    raise _retry_later("queue full: retry later")
 
 
 def _undecodable(ctx: AppContext, signal: Signal, exc: OtlpDecodeError) -> HttpError:
@@ -75,6 +100,14 @@ def _retry_later(message: str) -> HttpError:
 
 
 def _queue(ctx: AppContext, signal: Signal, encoding: Encoding, result: MappingResult) -> Response:
+    _check_fits(ctx, signal, result)
+    if not ctx.queue.offer_all(result.envelopes):
+        ctx.stats.count(f"otlp.{signal}.refused_requests")
+        raise _retry_later("queue full: retry later")
+    return _accepted(ctx, signal, encoding, result)
+
+
+def _check_fits(ctx: AppContext, signal: Signal, result: MappingResult) -> None:
     if len(result.envelopes) > ctx.queue.capacity:
         # It could never fit: a 503 would have the exporter retry it forever.
         ctx.stats.count(f"otlp.{signal}.too_large_requests")
@@ -82,9 +115,9 @@ def _queue(ctx: AppContext, signal: Signal, encoding: Encoding, result: MappingR
             413,
             f"request maps to {len(result.envelopes)} items; send at most {ctx.queue.capacity} per request",
         )
-    if not ctx.queue.offer_all(result.envelopes):
-        ctx.stats.count(f"otlp.{signal}.refused_requests")
-        raise _retry_later("queue full: retry later")
+
+
+def _accepted(ctx: AppContext, signal: Signal, encoding: Encoding, result: MappingResult) -> Response:
     ctx.stats.count(f"otlp.{signal}.requests")
     if result.ignored:
         ctx.stats.count(f"otlp.{signal}.ignored", result.ignored)
