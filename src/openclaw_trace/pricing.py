@@ -68,22 +68,39 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
 }
 
 
+_FOUND_MAX = 4096
+
+
 class PriceTable:
     """Looks up a model's price by exact name, then by the longest known prefix.
 
     ``gpt-4o-mini-2024-07-18`` finds ``gpt-4o-mini``; a ``provider/`` prefix
-    (``openai/gpt-4o``) is ignored. Immutable, so safe from any thread.
+    (``openai/gpt-4o``) is ignored. Its prices never change; its memo of answers is one
+    dict, each step of it one operation under the GIL: safe from any thread.
     """
 
     def __init__(self, prices: Mapping[str, ModelPrice]) -> None:
         self._prices = {name.lower(): price for name, price in prices.items()}
         # Longest first, so the most specific prefix wins.
         self._prefixes = sorted(self._prices, key=len, reverse=True)
+        # Each name's answer, once found: a name priced by prefix scans every known prefix
+        # (~1 µs a call). Few names recur; a flood of fresh ones empties it, bounding it.
+        self._found: dict[str, ModelPrice | None] = {}
 
     def __len__(self) -> int:
         return len(self._prices)
 
     def lookup(self, model: str) -> ModelPrice | None:
+        try:
+            return self._found[model]
+        except KeyError:
+            pass
+        if len(self._found) >= _FOUND_MAX:
+            self._found.clear()
+        price = self._found[model] = self._search(model)
+        return price
+
+    def _search(self, model: str) -> ModelPrice | None:
         name = model.lower().rsplit("/", 1)[-1]
         price = self._prices.get(name)
         if price is not None:
@@ -105,8 +122,12 @@ class PriceTable:
         """(cost_usd, source) for one call; cost is None exactly when unpriced."""
         if reported_usd is not None:
             return reported_usd, "reported"
-        tokens = (prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens)
-        if all(count is None for count in tokens):
+        if (
+            prompt_tokens is None
+            and completion_tokens is None
+            and cache_read_tokens is None
+            and cache_write_tokens is None
+        ):
             return None, "unpriced"
         price = self.lookup(model)
         if price is None:

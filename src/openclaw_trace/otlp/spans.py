@@ -59,6 +59,7 @@ _TRACE_ATTRIBUTES = {
 }
 # The same, by attribute: (field, rank); read in one pass over a span's attributes.
 _FIELD_OF_ATTRIBUTE = {key: (field, rank) for field, keys in _TRACE_ATTRIBUTES.items() for rank, key in enumerate(keys)}
+_UNRANKED = len(_FIELD_OF_ATTRIBUTE)  # below any rank: no attribute of that field found yet
 
 
 def map_spans(resources: list[ResourceSpans], received_at_ms: int, limits: EventLimits) -> MappingResult:
@@ -118,17 +119,19 @@ def _is_model_call(name: str, attrs: dict[str, Any], failed: bool) -> bool:
 def _picked(attrs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Each trace field's value, and the attribute it came from: the first (in ``_TRACE_ATTRIBUTES``)
     present and not None."""
-    picked: dict[str, tuple[int, str, Any]] = {}
+    values: dict[str, Any] = {}
+    keys: dict[str, str] = {}
+    ranks: dict[str, int] = {}
     for key, value in attrs.items():
         slot = _FIELD_OF_ATTRIBUTE.get(key)
         if slot is None or value is None:
             continue
         field, rank = slot
-        held = picked.get(field)
-        if held is None or rank < held[0]:
-            picked[field] = (rank, key, value)
-    values = {field: value for field, (_, _, value) in picked.items()}
-    return values, {field: key for field, (_, key, _) in picked.items()}
+        if rank < ranks.get(field, _UNRANKED):
+            ranks[field] = rank
+            values[field] = value
+            keys[field] = key
+    return values, keys
 
 
 def _same(column: Any, value: Any) -> bool:

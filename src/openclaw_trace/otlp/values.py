@@ -35,7 +35,19 @@ def any_value(value: AnyValue) -> Any:
 
 
 def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
-    return {pair.key: any_value(pair.value) for pair in pairs}
+    # Strings and integers, nearly every attribute, are read here rather than by a call of
+    # any_value each: that call was a third of the time a span's attributes took.
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        value = pair.value
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            found[pair.key] = value.string_value
+        elif kind == "int_value":
+            found[pair.key] = value.int_value
+        else:
+            found[pair.key] = any_value(value)
+    return found
 
 
 def hex_id(raw: bytes) -> str | None:
@@ -54,6 +66,8 @@ def first(attrs: Mapping[str, Any], *keys: str) -> Any:
 
 def as_count(value: Any) -> int | None:
     """A token count: a non-negative whole number, or None."""
+    if type(value) is int:  # nearly always (and not a bool, whose type is bool)
+        return value if 0 <= value <= 2**53 else None
     if isinstance(value, bool):
         return None
     if isinstance(value, float) and value.is_integer():
