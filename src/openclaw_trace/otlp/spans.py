@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from openclaw_trace.model import ErrorIn, EventLimits, TraceIn
@@ -90,7 +90,7 @@ def _map_span(
         picked, keys = _picked(attrs)
         trace = _trace_fields(span, picked, failed, at_ms)
         # Attributes whose very value a column now holds are not stored again in the metadata.
-        in_columns = [key for field, key in keys.items() if _same(trace[field], picked[field])]
+        in_columns = [key for field, key in keys.items() if _same(trace.get(field), picked[field])]
         trace["metadata"] = _metadata(span, attrs, origin, in_columns)
         result.add_event(TraceIn, trace, received_at_ms, limits)
         if failed:
@@ -140,32 +140,22 @@ def _same(column: Any, value: Any) -> bool:
 
 
 def _trace_fields(span: SpanView, picked: dict[str, Any], failed: bool, at_ms: int) -> dict[str, Any]:
-    """The trace row's fields but its metadata, from the picked values."""
-    prompt = as_count(picked.get("prompt_tokens"))
-    completion = as_count(picked.get("completion_tokens"))
-    total = as_count(picked.get("total_tokens"))
-    if total is None and (prompt is not None or completion is not None):
-        total = (prompt or 0) + (completion or 0)
+    """The trace row's fields but its metadata, from the picked values (a field left out is None)."""
+    fields = {field: _AS_COLUMN[field](value) for field, value in picked.items()}
+    if not failed:
+        fields.pop("error_type", None)  # a call that did not fail has no error type
+    for name in ("provider", "model"):  # required, never empty
+        if not fields.get(name):
+            fields[name] = "unknown"
+    if fields.get("total_tokens") is None:
+        prompt, completion = fields.get("prompt_tokens"), fields.get("completion_tokens")
+        if prompt is not None or completion is not None:
+            fields["total_tokens"] = (prompt or 0) + (completion or 0)
     duration_ns = span.end_ns - span.start_ns
-    return {
-        "provider": _name(picked.get("provider")),
-        "model": _name(picked.get("model")),
-        "input_text": as_text(picked.get("input_text")),
-        "output_text": as_text(picked.get("output_text")),
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": total,
-        "cache_read_tokens": as_count(picked.get("cache_read_tokens")),
-        "cache_write_tokens": as_count(picked.get("cache_write_tokens")),
-        "cost_usd": as_number(picked.get("cost_usd")),
-        "latency_ms": duration_ns / 1e6 if duration_ns > 0 else None,
-        "status": "error" if failed else "ok",
-        "error_type": _short(picked.get("error_type")) if failed else None,
-        "session_id": _short(picked.get("session_id")),
-        "agent_id": _short(picked.get("agent_id")),
-        "channel": _short(picked.get("channel")),
-        "timestamp_ms": at_ms,
-    }
+    fields["latency_ms"] = duration_ns / 1e6 if duration_ns > 0 else None
+    fields["status"] = "error" if failed else "ok"
+    fields["timestamp_ms"] = at_ms
+    return fields
 
 
 def _llm_error_fields(
@@ -179,9 +169,9 @@ def _llm_error_fields(
         "stack_trace": _stack_trace(span),
         "provider": trace["provider"],
         "model": trace["model"],
-        "session_id": trace["session_id"],
-        "agent_id": trace["agent_id"],
-        "channel": trace["channel"],
+        "session_id": trace.get("session_id"),
+        "agent_id": trace.get("agent_id"),
+        "channel": trace.get("channel"),
         "timestamp_ms": at_ms,
         "metadata": metadata,
     }
@@ -285,13 +275,28 @@ def _stack_trace(span: SpanView) -> str | None:
     return None
 
 
-def _name(value: Any) -> str:
-    text = _short(value)
-    return text or "unknown"
-
-
 def _short(value: Any) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:256] or None
+
+
+# A trace field's column value from its attribute's value, whatever type that came as.
+_AS_COLUMN: dict[str, Callable[[Any], Any]] = {
+    "provider": _short,
+    "model": _short,
+    "input_text": as_text,
+    "output_text": as_text,
+    "prompt_tokens": as_count,
+    "completion_tokens": as_count,
+    "total_tokens": as_count,
+    "cache_read_tokens": as_count,
+    "cache_write_tokens": as_count,
+    "cost_usd": as_number,
+    "error_type": _short,
+    "session_id": _short,
+    "agent_id": _short,
+    "channel": _short,
+}
+assert _AS_COLUMN.keys() == _TRACE_ATTRIBUTES.keys()
