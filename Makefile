@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.gc_pause
 	$(BIN)/python -m bench.scrub_cost
 	$(BIN)/python -m bench.instructions
+	$(BIN)/python -m bench.decoder_instructions
 	$(BIN)/python -m bench.writer_instructions
 
 # The ingest core's rows of RELIABILITY.md at full size (~6 minutes), and the 30-minute soak.
