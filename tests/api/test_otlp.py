@@ -7,6 +7,7 @@ import json
 import socket
 import sqlite3
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -235,6 +236,18 @@ def test_a_request_waits_for_room_in_a_full_queue_rather_than_be_refused(
     sender.join(30)
     assert answers == [200]
     assert "otlp.traces.refused_requests" not in client.health()["counters"]
+    assert daemon.writer.flush(30)
+    assert len(rows(daemon.config.db_path, "SELECT id FROM error_events")) == 2
+
+
+def test_requests_before_the_decoder_is_ready_are_decoded_by_the_daemon_itself(daemon: Daemon, client: Client) -> None:
+    body = traces_request(span("openclaw.webhook.error")).SerializeToString()
+    assert client.health()["otlp_decoder"] == {"running": False, "pid": None, "starts": 0}  # none without OTLP
+    assert client.request("POST", "/v1/traces", body, PROTOBUF)[0] == 200  # decoded here; the child starts
+    while not client.health()["otlp_decoder"]["running"]:
+        time.sleep(0.01)
+    assert client.request("POST", "/v1/traces", body, PROTOBUF)[0] == 200  # decoded in the child
+    assert client.health()["otlp_decoder"]["starts"] == 1
     assert daemon.writer.flush(30)
     assert len(rows(daemon.config.db_path, "SELECT id FROM error_events")) == 2
 

@@ -147,3 +147,16 @@ def test_sigint_and_sigterm_are_left_to_the_daemon() -> None:
         assert decoder.starts == 1
 
     with_decoder(test)
+
+
+def test_a_child_that_cannot_start_is_said_so(tmp_path: Any) -> None:
+    broken = tmp_path / "prices.json"
+    broken.write_text("not json")
+
+    async def test() -> None:
+        decoder = OtlpDecoder(MAX_TEXT_BYTES, str(broken))
+        with pytest.raises(DecoderUnavailable, match="at its start"):
+            await decoder.map("traces", "json", b"{}", RECEIVED_MS)
+        assert decoder.health() == {"running": False, "pid": None, "starts": 0}
+
+    asyncio.run(test())

@@ -40,14 +40,18 @@ _CONTENT_TYPES = {"protobuf": b"application/x-protobuf", "json": b"application/j
 def export(ctx: AppContext, signal: Signal, encoding: Encoding, body: bytes) -> Response | Awaitable[Response]:
     """Decode, map and queue one export request; answer as OTLP/HTTP says.
 
-    With the daemon's decoder process (``ctx.otlp_decoder``) the answer is
-    awaited: the loop serves other requests while the child decodes.
-    Without one (tests of the HTTP layer alone) the work is done here.
+    With the daemon's decoder process (``ctx.otlp_decoder``) running, the
+    answer is awaited: the loop serves other requests while the child
+    decodes. Until it runs (and without one) the work is done here.
     """
     received_at_ms = time.time_ns() // 1_000_000
     decoder = ctx.otlp_decoder
     if decoder is not None:
-        return _export_in_decoder(ctx, decoder, signal, encoding, body, received_at_ms)
+        if decoder.running:
+            return _export_in_decoder(ctx, decoder, signal, encoding, body, received_at_ms)
+        # Starting takes ~0.1 s (a Python process's imports): the requests meanwhile, and
+        # while it is started again after a death, are decoded here rather than wait.
+        decoder.start_soon()
     try:
         result = map_request(signal, encoding, body, received_at_ms, ctx.limits)
     except OtlpDecodeError as exc:
@@ -65,27 +69,33 @@ async def _export_in_decoder(
     except DecoderUnavailable as exc:
         ctx.stats.count(f"otlp.{signal}.refused_requests")
         raise _retry_later(str(exc)) from None
+    answer = _queue(ctx, signal, encoding, result)
+    return answer if isinstance(answer, Response) else await answer
+
+
+def _queue(
+    ctx: AppContext, signal: Signal, encoding: Encoding, result: MappingResult
+) -> Response | Awaitable[Response]:
     _check_fits(ctx, signal, result)
-    await _offer_waiting(ctx, signal, result)
-    return _accepted(ctx, signal, encoding, result)
+    if ctx.queue.offer_all(result.envelopes):
+        return _accepted(ctx, signal, encoding, result)
+    return _accepted_once_room(ctx, signal, encoding, result)
 
 
-async def _offer_waiting(ctx: AppContext, signal: Signal, result: MappingResult) -> None:
-    """Queue the request's events; 503 when there is no room for them within ``QUEUE_WAIT_S``.
+async def _accepted_once_room(ctx: AppContext, signal: Signal, encoding: Encoding, result: MappingResult) -> Response:
+    """Queue the request's events once there is room; 503 when there is none within ``QUEUE_WAIT_S``.
 
     A full queue is often a moment's (a burst, a checkpoint): the request waits
     for room a little, without holding the loop, rather than be refused, sent
     again by its exporter and decoded twice.
     """
-    if ctx.queue.offer_all(result.envelopes):
-        return
     ctx.stats.count(f"otlp.{signal}.waited_for_room")
     loop = asyncio.get_running_loop()
     give_up_at = loop.time() + QUEUE_WAIT_S
     while loop.time() < give_up_at:
         await asyncio.sleep(QUEUE_POLL_S)
         if ctx.queue.offer_all(result.envelopes):
-            return
+            return _accepted(ctx, signal, encoding, result)
     ctx.stats.count(f"otlp.{signal}.refused_requests")
     raise _retry_later("queue full: retry later")
 
@@ -97,14 +107,6 @@ def _undecodable(ctx: AppContext, signal: Signal, exc: OtlpDecodeError) -> HttpE
 
 def _retry_later(message: str) -> HttpError:
     return HttpError(503, message, [(b"retry-after", str(RETRY_AFTER_S).encode())])
-
-
-def _queue(ctx: AppContext, signal: Signal, encoding: Encoding, result: MappingResult) -> Response:
-    _check_fits(ctx, signal, result)
-    if not ctx.queue.offer_all(result.envelopes):
-        ctx.stats.count(f"otlp.{signal}.refused_requests")
-        raise _retry_later("queue full: retry later")
-    return _accepted(ctx, signal, encoding, result)
 
 
 def _check_fits(ctx: AppContext, signal: Signal, result: MappingResult) -> None:

@@ -9,7 +9,8 @@ the events: the decoding runs on another core, under another GIL.
 
 ``OtlpDecoder`` (in the daemon) starts the child at the first export
 request, so a daemon that never sees OTLP never has it, and again after
-the child has died. Requests and answers are length-prefixed frames on
+the child has died; until the child says it is ready (its imports take
+~0.1 s) the endpoints decode on the loop as before. Requests and answers are length-prefixed frames on
 the child's stdin and stdout; answers carry the request's number, so many
 requests can wait at once. If the child dies, the requests it held fail
 with ``DecoderUnavailable`` (the endpoint answers 503 with Retry-After, and
@@ -74,6 +75,23 @@ class OtlpDecoder:
         self._encoder = msgspec.msgpack.Encoder()
         self.starts = 0  # in /health: more than one means the child died and was started again
 
+    @property
+    def running(self) -> bool:
+        """Started and not known to have died: ``map`` will not wait for a start."""
+        return self._process is not None
+
+    def start_soon(self) -> None:
+        """Start the child in the background, unless it runs or is starting (the loop's thread only)."""
+        if self._process is None and self._starting is None:
+            self._starting = asyncio.ensure_future(self._spawn())
+            self._starting.add_done_callback(self._started)
+
+    def _started(self, starting: asyncio.Future[asyncio.subprocess.Process]) -> None:
+        if self._starting is starting:
+            self._starting = None
+        if not starting.cancelled() and starting.exception() is not None:
+            log.warning("the OTLP decoder did not start: %s", starting.exception())
+
     async def map(self, signal: Signal, encoding: Encoding, body: bytes, received_at_ms: int) -> MappingResult:
         """The request's events (``OtlpDecodeError`` when its body does not decode)."""
         process = self._process or await self._start()
@@ -111,6 +129,12 @@ class OtlpDecoder:
             )
         except OSError as exc:
             raise DecoderUnavailable(f"cannot start the OTLP decoder: {exc}") from None
+        assert process.stdout is not None
+        try:  # its first frame, empty, once its imports are done and its settings read
+            await process.stdout.readexactly(_FRAME.size)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            code = await _ended(process)
+            raise DecoderUnavailable(f"the OTLP decoder exited at its start (code {code})") from None
         self.starts += 1
         self._process = process
         self._reader = asyncio.ensure_future(self._read_answers(process))  # held: the loop keeps only a weak one
@@ -202,6 +226,8 @@ def main(argv: list[str]) -> int:
     gc.freeze()  # the modules just imported: never scanned again
     widen_pipe(sys.stdin.fileno())
     widen_pipe(sys.stdout.fileno())
+    sys.stdout.buffer.write(_FRAME.pack(0, 0))  # ready
+    sys.stdout.buffer.flush()
     serve(limits, sys.stdin.buffer, sys.stdout.buffer)
     return 0
 
