@@ -160,3 +160,16 @@ def test_a_child_that_cannot_start_is_said_so(tmp_path: Any) -> None:
         assert decoder.health() == {"running": False, "pid": None, "starts": 0}
 
     asyncio.run(test())
+
+
+def test_stop_during_the_start_waits_for_it_and_ends_the_child() -> None:
+    async def test() -> int | None:
+        decoder = OtlpDecoder(MAX_TEXT_BYTES, None)
+        decoder.start_soon()
+        starting = decoder._starting
+        assert starting is not None and not decoder.running  # being started, not ready
+        await decoder.stop()
+        assert decoder.starts == 1 and not decoder.running
+        return starting.result().returncode
+
+    assert asyncio.run(test()) == 0

@@ -165,7 +165,15 @@ class OtlpDecoder:
             log.warning("the OTLP decoder exited (code %s) holding %d requests", code, len(held))
 
     async def stop(self) -> None:
-        """Close the child's input and wait for it to exit (killed after ``STOP_TIMEOUT_S``)."""
+        """Close the child's input and wait for it to exit (killed after ``STOP_TIMEOUT_S``).
+
+        A child still starting is let finish its start first: left behind, it
+        would outlive the loop that holds its pipes.
+        """
+        starting = self._starting
+        if starting is not None:
+            with contextlib.suppress(DecoderUnavailable, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(starting), STOP_TIMEOUT_S)
         process = self._process
         if process is None:
             return
