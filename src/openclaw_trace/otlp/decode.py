@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any, Literal
 
 import msgspec
@@ -55,6 +56,11 @@ JSON_ROOT_KEYS = {
     "metrics": ("resourceMetrics", "resource_metrics"),
     "logs": ("resourceLogs", "resource_logs"),
 }
+# The body's first key is the signal's root key (whitespace allowed where JSON allows it).
+_FIRST_KEY = {
+    signal: re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"(?:' + b"|".join(key.encode() for key in keys) + rb')"[ \t\r\n]*:')
+    for signal, keys in JSON_ROOT_KEYS.items()
+}
 # A JSON object's keys, its values left unparsed (a 50-span request: json.loads took as long as its decode).
 _TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ID_KEYS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
@@ -76,6 +82,8 @@ def looks_like_otlp_json(signal: Signal, body: bytes) -> bool:
     keys = JSON_ROOT_KEYS[signal]
     if not any(b'"' + key.encode() + b'"' in body for key in keys):
         return False  # the common case, without a parse
+    if _FIRST_KEY[signal].match(body):
+        return True  # as every exporter writes it: the root key first, told without a scan of the body
     try:
         top = _TOP_LEVEL.decode(body)
     except (msgspec.DecodeError, RecursionError):  # not JSON, or not an object
