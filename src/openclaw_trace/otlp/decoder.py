@@ -95,6 +95,9 @@ class OtlpDecoder:
     async def map(self, signal: Signal, encoding: Encoding, body: bytes, received_at_ms: int) -> MappingResult:
         """The request's events (``OtlpDecodeError`` when its body does not decode)."""
         process = self._process or await self._start()
+        if self._process is not process:  # it died since: its reader has failed what it held already
+            raise DecoderUnavailable("the OTLP decoder exited; retry later")
+        # From here to the registration nothing is awaited: a death after it fails this one too.
         self._next_number = number = (self._next_number + 1) % 2**32
         answer: asyncio.Future[Mapped] = asyncio.get_running_loop().create_future()
         self._waiting[number] = answer
