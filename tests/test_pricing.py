@@ -90,3 +90,13 @@ def test_bad_price_files_say_why(tmp_path: Path, content: str, needle: str) -> N
 def test_missing_price_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read"):
         load_prices(str(tmp_path / "nope.json"))
+
+
+def test_remembered_answers_stay_right_through_a_flood_of_fresh_names() -> None:
+    table = PriceTable(DEFAULT_PRICES)
+    first = table.lookup("gpt-4o-mini-2024-07-18")  # priced by prefix, then remembered
+    assert first is not None and first == table.lookup("gpt-4o-mini")
+    for index in range(10_000):  # more names than the memo keeps: it empties and starts again
+        assert table.lookup(f"no-such-model-{index}") is None
+    assert table.lookup("gpt-4o-mini-2024-07-18") == first
+    assert table.lookup("no-such-model-3") is None

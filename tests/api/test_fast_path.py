@@ -112,6 +112,14 @@ def read_answers(sock: socket.socket, count: int) -> list[bytes]:
     return answers
 
 
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
 def body_of(answer: bytes) -> bytes:
     return answer.split(b"\r\n\r\n", 1)[1]
 
@@ -150,9 +158,7 @@ def test_what_the_fast_path_declines_goes_the_asgi_way(running: Running) -> None
 def test_http_1_0_goes_the_asgi_way_and_is_closed(running: Running) -> None:
     with running.connect() as sock:
         sock.sendall(post(b"/fast", b"old", version=b"1.0"))
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        answer = read_until_closed(sock)
     assert body_of(answer) == b"asgi:old"
 
 
@@ -168,9 +174,7 @@ def test_a_post_behind_an_owed_answer_keeps_its_place(running: Running) -> None:
 def test_connection_close_is_answered_then_closed(running: Running) -> None:
     with running.connect() as sock:
         sock.sendall(post(b"/fast", b"last", b"Connection: close\r\n"))
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        answer = read_until_closed(sock)
     assert b"connection: close\r\n" in answer
     assert body_of(answer) == b"fast:last"
     assert running.app.asgi_paths == []
@@ -189,9 +193,7 @@ def test_a_graceful_stop_answers_the_post_being_read_then_closes(running: Runnin
             threading.Event().wait(0.01)
         threading.Event().wait(0.2)
         sock.sendall(request[-4:])
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        answer = read_until_closed(sock)
     assert body_of(answer) == b"fast:in flight"
     assert b"connection: close\r\n" in answer
 
@@ -209,8 +211,6 @@ def test_an_awaited_answer_keeps_its_place_before_the_requests_behind_it(running
 def test_an_awaited_answer_with_connection_close_is_answered_then_closed(running: Running) -> None:
     with running.connect() as sock:
         sock.sendall(post(b"/later", b"last", b"Connection: close\r\n"))
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        answer = read_until_closed(sock)
     assert b"connection: close\r\n" in answer
     assert body_of(answer) == b"later:last"

@@ -44,7 +44,7 @@ from typing import Protocol, runtime_checkable
 import httptools
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from openclaw_trace.api.http import Headers, Receive, Response, Scope, Send
+from openclaw_trace.api.http import Headers, Receive, Response, Scope, Send, send_response
 from openclaw_trace.api.transport import CoalescingHttpToolsProtocol
 
 # A whole body → its response, or an awaitable of it (answered through a uvicorn
@@ -170,9 +170,7 @@ class FastPathHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self.cycle = cycle
 
         async def send_when_ready(scope: Scope, receive: Receive, send: Send) -> None:
-            start, body = (await pending).messages()
-            await send(start)
-            await send(body)
+            await send_response(send, await pending)
 
         task = self.loop.create_task(cycle.run_asgi(send_when_ready))  # type: ignore[arg-type]  # ASGI typing
         task.add_done_callback(self.tasks.discard)

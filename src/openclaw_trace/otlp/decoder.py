@@ -113,14 +113,10 @@ class OtlpDecoder:
         return (await answer).result()
 
     async def _start(self) -> asyncio.subprocess.Process:
+        self.start_soon()
         starting = self._starting  # shared by the requests that arrive while the child starts
-        if starting is None:
-            starting = self._starting = asyncio.ensure_future(self._spawn())
-        try:
-            return await asyncio.shield(starting)
-        finally:
-            if starting.done() and self._starting is starting:
-                self._starting = None
+        assert starting is not None  # asked only while no child runs, with nothing awaited since
+        return await asyncio.shield(starting)  # a request given up does not cancel the start
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         try:
