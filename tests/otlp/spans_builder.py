@@ -25,6 +25,8 @@ SPAN_ID = bytes.fromhex("b7ad6b7169203331")
 
 
 def value(python: Any) -> AnyValue:
+    if python is None:
+        return AnyValue()  # an empty value: none of its fields set
     if isinstance(python, bool):
         return AnyValue(bool_value=python)
     if isinstance(python, int):

@@ -9,6 +9,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from openclaw_trace.model import Envelope, EventLimits
+from openclaw_trace.otlp import spans
 from openclaw_trace.otlp.decode import decode_request
 from openclaw_trace.otlp.spans import classify_llm_failure
 from openclaw_trace.storage.writes import COLUMNS
@@ -115,6 +116,37 @@ def test_an_attribute_a_column_holds_as_it_came_is_not_stored_again() -> None:
         "error.type": "timeout",
         "server.address": "api.openai.com",
     }
+
+
+def test_an_empty_attribute_gives_way_to_the_next_that_may_carry_the_field() -> None:
+    chat = span("chat", {"openclaw.model": None, "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 5})
+    [trace] = [fields(e) for e in map_both(traces_request(chat), RECEIVED_MS, LIMITS).envelopes]
+    assert trace["model"] == "gpt-4o"
+    assert trace["metadata"]["attributes"] == {"openclaw.model": None}
+
+
+def test_spans_under_the_same_keys_are_each_mapped_by_their_own_values() -> None:
+    # The mapper works out once per set of keys which attributes feed which column.
+    keys = ("openclaw.provider", "openclaw.model", "error.type", "openclaw.tokens.input")
+    ok = span("openclaw.model.usage", dict(zip(keys, ("openai", "gpt-4o", "none", 7), strict=True)))
+    failed = span("openclaw.model.usage", dict(zip(keys, ("anthropic", "claude", "timeout", 9), strict=True)), "boom")
+    envelopes = map_both(traces_request(ok, failed, ok), RECEIVED_MS, LIMITS).envelopes
+    rows = [fields(e) for e in envelopes if e.kind == "trace"]
+    picked = [(r["provider"], r["model"], r["error_type"], r["prompt_tokens"]) for r in rows]
+    ok_row, failed_row = ("openai", "gpt-4o", None, 7), ("anthropic", "claude", "timeout", 9)
+    assert picked == [ok_row, failed_row, ok_row]
+
+
+def test_a_flood_of_key_sets_is_mapped_right_and_remembered_within_bounds() -> None:
+    flood = [
+        span("openclaw.model.usage", {"openclaw.model": f"m{n}", f"custom.{n}": n, "openclaw.tokens.input": n})
+        for n in range(spans._PLANS_KEPT + 50)
+    ]
+    rows = [fields(e) for e in map_both(traces_request(*flood), RECEIVED_MS, LIMITS).envelopes]
+    assert [(r["model"], r["prompt_tokens"], r["metadata"]["attributes"]) for r in rows] == [
+        (f"m{n}", n, {f"custom.{n}": n}) for n in range(len(flood))
+    ]
+    assert len(spans._plans) <= spans._PLANS_KEPT
 
 
 def test_reported_cost_wins_and_unknown_models_stay_unpriced() -> None:

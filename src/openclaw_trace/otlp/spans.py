@@ -57,9 +57,6 @@ _TRACE_ATTRIBUTES = {
     "agent_id": ("openclaw.agentId", "gen_ai.agent.id", "gen_ai.agent.name"),
     "channel": ("openclaw.channel",),
 }
-# The same, by attribute: (field, rank); read in one pass over a span's attributes.
-_FIELD_OF_ATTRIBUTE = {key: (field, rank) for field, keys in _TRACE_ATTRIBUTES.items() for rank, key in enumerate(keys)}
-_UNRANKED = len(_FIELD_OF_ATTRIBUTE)  # below any rank: no attribute of that field found yet
 
 
 def map_spans(resources: list[ResourceSpans], received_at_ms: int, limits: EventLimits) -> MappingResult:
@@ -87,10 +84,7 @@ def _map_span(
     failed = span.status_error or attrs.get("openclaw.outcome") == "error"
     at_ms = nanos_to_ms(span.start_ns) or received_at_ms
     if _is_model_call(span.name, attrs, failed):
-        picked, keys = _picked(attrs)
-        trace = _trace_fields(span, picked, failed, at_ms)
-        # Attributes whose very value a column now holds are not stored again in the metadata.
-        in_columns = [key for field, key in keys.items() if _same(trace.get(field), picked[field])]
+        trace, in_columns = _trace_fields(span, attrs, failed, at_ms)
         trace["metadata"] = _metadata(span, attrs, origin, in_columns)
         result.add_event(TraceIn, trace, received_at_ms, limits)
         if failed:
@@ -116,34 +110,45 @@ def _is_model_call(name: str, attrs: dict[str, Any], failed: bool) -> bool:
     return not GENAI_MODEL_KEYS.isdisjoint(attrs)
 
 
-def _picked(attrs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Each trace field's value, and the attribute it came from: the first (in ``_TRACE_ATTRIBUTES``)
-    present and not None."""
-    values: dict[str, Any] = {}
-    keys: dict[str, str] = {}
-    ranks: dict[str, int] = {}
-    for key, value in attrs.items():
-        slot = _FIELD_OF_ATTRIBUTE.get(key)
-        if slot is None or value is None:
+# Each trace field with a converter and the attributes that may carry it, present in a
+# span, best first. A producer sends its spans' attributes under the same keys again and
+# again: the plan is worked out once per set of keys, not once per span.
+_Plan = tuple[tuple[str, Callable[[Any], Any], tuple[str, ...]], ...]
+_plans: dict[tuple[tuple[str, ...], bool], _Plan] = {}
+_PLANS_KEPT = 1024
+
+
+def _plan(attrs: dict[str, Any], failed: bool) -> _Plan:
+    """The plan for a span with these attributes; a call that did not fail has no error type."""
+    keys = (tuple(attrs), failed)
+    plan = _plans.get(keys)
+    if plan is None:
+        plan = tuple(
+            (field, _AS_COLUMN[field], present)
+            for field, candidates in _TRACE_ATTRIBUTES.items()
+            if (present := tuple(key for key in candidates if key in attrs)) and (failed or field != "error_type")
+        )
+        if len(_plans) >= _PLANS_KEPT:  # keys made up per span: keep the memory bounded
+            _plans.clear()
+        _plans[keys] = plan
+    return plan
+
+
+def _trace_fields(span: SpanView, attrs: dict[str, Any], failed: bool, at_ms: int) -> tuple[dict[str, Any], list[str]]:
+    """The trace row's fields but its metadata (a field left out is None), and the attributes
+    whose very value a column holds (not cut, not converted): the metadata does not repeat them."""
+    fields: dict[str, Any] = {}
+    in_columns: list[str] = []
+    for field, as_column, keys in _plan(attrs, failed):
+        for key in keys:  # the first present and not None
+            value = attrs[key]
+            if value is not None:
+                break
+        else:
             continue
-        field, rank = slot
-        if rank < ranks.get(field, _UNRANKED):
-            ranks[field] = rank
-            values[field] = value
-            keys[field] = key
-    return values, keys
-
-
-def _same(column: Any, value: Any) -> bool:
-    """The column holds the attribute's value as it came (not cut, not converted, not left out)."""
-    return type(column) is type(value) and column == value
-
-
-def _trace_fields(span: SpanView, picked: dict[str, Any], failed: bool, at_ms: int) -> dict[str, Any]:
-    """The trace row's fields but its metadata, from the picked values (a field left out is None)."""
-    fields = {field: _AS_COLUMN[field](value) for field, value in picked.items()}
-    if not failed:
-        fields.pop("error_type", None)  # a call that did not fail has no error type
+        column = fields[field] = as_column(value)
+        if type(column) is type(value) and column == value:
+            in_columns.append(key)
     for name in ("provider", "model"):  # required, never empty
         if not fields.get(name):
             fields[name] = "unknown"
@@ -155,7 +160,7 @@ def _trace_fields(span: SpanView, picked: dict[str, Any], failed: bool, at_ms: i
     fields["latency_ms"] = duration_ns / 1e6 if duration_ns > 0 else None
     fields["status"] = "error" if failed else "ok"
     fields["timestamp_ms"] = at_ms
-    return fields
+    return fields, in_columns
 
 
 def _llm_error_fields(

@@ -35,18 +35,13 @@ def any_value(value: AnyValue) -> Any:
 
 
 def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
-    # Strings and integers, nearly every attribute, are read here rather than by a call of
-    # any_value each: that call was a third of the time a span's attributes took.
+    # A non-empty string, nearly every attribute, is read here at one field's cost: which
+    # field is set (WhichOneof) and a call of any_value each were half the attributes' time.
     found: dict[str, Any] = {}
     for pair in pairs:
         value = pair.value
-        kind = value.WhichOneof("value")
-        if kind == "string_value":
-            found[pair.key] = value.string_value
-        elif kind == "int_value":
-            found[pair.key] = value.int_value
-        else:
-            found[pair.key] = any_value(value)
+        text = value.string_value  # "" when unset or another kind is set
+        found[pair.key] = text if text else any_value(value)
     return found
 
 
