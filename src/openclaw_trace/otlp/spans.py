@@ -147,7 +147,7 @@ def _trace_fields(span: SpanView, attrs: dict[str, Any], failed: bool, at_ms: in
         else:
             continue
         column = fields[field] = as_column(value)
-        if type(column) is type(value) and column == value:
+        if column is value or (type(column) is type(value) and column == value):
             in_columns.append(key)
     for name in ("provider", "model"):  # required, never empty
         if not fields.get(name):
