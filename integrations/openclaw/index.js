@@ -13,8 +13,9 @@
 // must be one per process (the join of a call's pieces, the buffer, the
 // diagnostic subscription) lives on globalThis, not in a module variable.
 
-import { entryConfigSchema, redactedEndpoint, resolveConfig } from "./src/config.js";
+import { entryConfigSchema, resolveConfig } from "./src/config.js";
 import { createTracePlugin, HOOK_NAMES } from "./src/plugin.js";
+import { redactedEndpoint } from "./src/redact.js";
 import { checkGatewayVersion } from "./src/version.js";
 
 export const PLUGIN_ID = "openclaw-trace";

@@ -2,6 +2,8 @@
 // JSON schema in openclaw.plugin.json (a test keeps the two identical) and
 // the README.
 
+import { redactedEndpoint } from "./redact.js";
+
 /**
  * Each setting: JSON-schema type, default, bounds for integers, and a one-line
  * description. OpenClaw validates `plugins.entries.openclaw-trace.config`
@@ -124,21 +126,21 @@ export function entryConfigSchema() {
   };
 }
 
-function bad(key, value, why) {
-  // The token's value never goes into a message (it would reach the gateway log).
-  const shown = key === "token" ? "<hidden>" : JSON.stringify(value);
-  return new Error(`openclaw-trace: bad config value ${key}=${shown}: ${why}`);
+// Keys whose values an error message never shows (it would reach the gateway
+// log): the token, and the whole config block, which holds it.
+const HIDDEN_KEYS = new Set(["config", "token"]);
+// Longer values are not shown either: a secret pasted under the wrong key is long.
+const MAX_SHOWN_CHARS = 32;
+
+/** What an error message may show of `value`: the endpoint as scheme://host:port, short values of other keys. */
+function shownValue(key, value) {
+  if (key === "endpoint") return typeof value === "string" ? redactedEndpoint(value) : "<hidden>";
+  const json = HIDDEN_KEYS.has(key) ? undefined : JSON.stringify(value);
+  return json !== undefined && json.length <= MAX_SHOWN_CHARS ? json : "<hidden>";
 }
 
-/** The endpoint for a log line: scheme, host and port only (a user, password or path may hold a secret). */
-export function redactedEndpoint(endpoint) {
-  try {
-    const url = new URL(endpoint);
-    const rest = url.username || url.password || url.pathname.length > 1 || url.search ? "/…" : "";
-    return `${url.origin}${rest}`;
-  } catch {
-    return "<invalid URL>";
-  }
+function bad(key, value, why) {
+  return new Error(`openclaw-trace: bad config value ${key}=${shownValue(key, value)}: ${why}`);
 }
 
 function checkValue(key, setting, value) {
@@ -159,8 +161,9 @@ function checkValue(key, setting, value) {
 
 /**
  * Defaults merged with `raw` (the plugin's `config` block), checked.
- * Throws an Error naming the key and the value on a bad or unknown setting:
- * a typo must stop the plugin at load, not silently fall back to a default.
+ * Throws an Error naming the key on a bad or unknown setting, and the value
+ * only when it cannot hold a secret (see `shownValue`): a typo must stop the
+ * plugin at load, not silently fall back to a default.
  */
 export function resolveConfig(raw) {
   const given = raw ?? {};

@@ -5,9 +5,11 @@
 // buffer as JSON arrays, one request at a time, each aborted after
 // `requestTimeoutMs`. Nothing is retried: a batch that fails is dropped and
 // counted by reason, the daemon being a local sidecar that is either up or
-// not. A full buffer drops the new event and counts it.
+// not. A full buffer drops the new event and counts it; so does an event that
+// cannot be serialised, alone, without losing the rest of its batch.
 
 import { performance } from "node:perf_hooks";
+import { redactUrls } from "./redact.js";
 import { unrefTimers } from "./timers.js";
 
 const KINDS = Object.freeze({ traces: "/v1/traces", errors: "/v1/errors" });
@@ -172,7 +174,7 @@ export class Sender {
     this.#inFlight = this.#sendBuffered()
       .catch((err) => {
         // Only a bug gets here; the request errors are handled in #post.
-        this.#counters.lastError = describe(err);
+        this.#noteError(describe(err));
       })
       .finally(() => {
         this.#inFlight = undefined;
@@ -195,7 +197,8 @@ export class Sender {
     let parts = [];
     let bytes = 2;
     for (const event of batch) {
-      const json = JSON.stringify(event);
+      const json = this.#serialise(kind, event);
+      if (json === undefined) continue;
       const size = Buffer.byteLength(json, "utf8") + 1;
       if (size + 2 > MAX_REQUEST_BYTES) {
         this.#drop("too_large", 1);
@@ -210,6 +213,23 @@ export class Sender {
       bytes += size;
     }
     if (parts.length > 0) yield { json: `[${parts.join(",")}]`, count: parts.length };
+  }
+
+  // The batch is already off the buffer: an event JSON cannot hold (a BigInt, a
+  // cycle, a throwing toJSON) is dropped and counted alone, and the rest of
+  // its batch still goes out. undefined when dropped.
+  #serialise(kind, event) {
+    let json;
+    let problem = "not a JSON value";
+    try {
+      json = JSON.stringify(event);
+    } catch (err) {
+      problem = describe(err);
+    }
+    if (typeof json === "string") return json;
+    this.#noteError(`${kind} event not serialisable: ${problem}`);
+    this.#drop("unserializable", 1);
+    return undefined;
   }
 
   async #post(kind, json, n) {
@@ -251,7 +271,13 @@ export class Sender {
 
   #fail(reason, n, message) {
     this.#counters.requests.failed += 1;
-    this.#counters.lastError = message;
+    this.#noteError(message);
     this.#drop(reason, n);
+  }
+
+  // Every error the sender keeps goes through here: it is logged and shown in
+  // stats(), and fetch's own messages quote the URL, user and password included.
+  #noteError(message) {
+    this.#counters.lastError = redactUrls(message, this.#config.endpoint);
   }
 }

@@ -49,17 +49,17 @@ test("given values win and the endpoint loses its trailing slash", () => {
   assert.ok(Object.isFrozen(config));
 });
 
-test("a bad value stops the plugin with the key and the value (never a token's)", () => {
+test("a bad value stops the plugin with the key, and the value when it cannot hold a secret", () => {
   const cases = [
     [{ batchSize: 0 }, /batchSize=0: expected 1\.\.1000/],
     [{ batchSize: 2.5 }, /batchSize=2\.5: expected an integer/],
     [{ flushIntervalMs: "1000" }, /flushIntervalMs="1000": expected an integer/],
     [{ captureText: "yes" }, /captureText="yes": expected true or false/],
-    [{ endpoint: "not a url" }, /endpoint="not a url": not a URL/],
-    [{ endpoint: "ftp://127.0.0.1" }, /endpoint="ftp:\/\/127\.0\.0\.1": expected http/],
+    [{ endpoint: "not a url" }, /endpoint=<invalid URL>: not a URL/],
+    [{ endpoint: "ftp://127.0.0.1" }, /endpoint=ftp:\/\/127\.0\.0\.1: expected http/],
     [{ endpont: "http://x" }, /unknown config key "endpont" \(known: endpoint, token, /],
     [{ token: 5 }, /token=<hidden>: expected a string/],
-    [[], /config=\[\]: expected an object/],
+    [[], /config=<hidden>: expected an object/],
   ];
   for (const [raw, message] of cases) assert.throws(() => resolveConfig(raw), message);
 });
@@ -92,6 +92,25 @@ test("an unknown key's value is never shown: a mistyped token key holds a token"
     () => resolveConfig({ tokne: "sk-live-123456" }),
     (err) => !err.message.includes("sk-live-123456") && /unknown config key "tokne"/.test(err.message),
   );
+});
+
+test("no config error shows a secret: the token, an endpoint's user, password or path, a long value", () => {
+  const cases = [
+    [{ token: ["s3cret"] }, /token=<hidden>: expected a string/],
+    [{ tokne: "s3cret" }, /unknown config key "tokne"/],
+    [{ endpoint: "ftp://me:s3cret@127.0.0.1:21/hook/s3cret?k=s3cret" }, /endpoint=ftp:\/\/127\.0\.0\.1: expected http/],
+    [{ endpoint: "http://me:s3cret@127.0.0.1:99999/hook/s3cret" }, /endpoint=<invalid URL>: not a URL/],
+    [{ endpoint: { url: "http://me:s3cret@127.0.0.1:9" } }, /endpoint=<hidden>: expected a string/],
+    [{ captureText: "sk-live-s3cret-pasted-under-the-wrong-key" }, /captureText=<hidden>: expected true or false/],
+    ["token=s3cret", /config=<hidden>: expected an object/],
+  ];
+  for (const [raw, message] of cases) {
+    assert.throws(
+      () => resolveConfig(raw),
+      (err) => message.test(err.message) && !err.message.includes("s3cret"),
+      JSON.stringify(raw),
+    );
+  }
 });
 
 test("the manifest asks to be loaded at start-up, and install refuses the releases the plugin refuses", () => {

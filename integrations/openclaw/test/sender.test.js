@@ -135,3 +135,46 @@ test("stop sends what is left, then refuses new events; stopping twice is harmle
   assert.equal(await s.stop(2000), true);
   assert.deepEqual(s.stats().dropped, { stopped: 1 });
 });
+
+test("errors and the drop warning show the endpoint as scheme://host:port only", async () => {
+  const logs = [];
+  const { host } = new URL(await deadEndpoint());
+  // Node's fetch refuses a URL holding a user and password, quoting it whole in its error.
+  const s = sender({ endpoint: `http://me:s3cret@${host}/hook/s3cret?k=s3cret`, flushIntervalMs: 10 }, logs);
+  s.offer("traces", trace(1));
+  assert.equal(await s.flush(2000), true);
+  const { dropped, lastError } = s.stats();
+  assert.deepEqual(dropped, { unreachable: 1 });
+  assert.equal(
+    lastError,
+    `POST /v1/traces: TypeError: Request cannot be constructed from a URL that includes credentials: http://${host}`,
+  );
+  assert.equal(logs.length, 1);
+  assert.ok(!logs[0].includes("s3cret"), logs[0]);
+  await s.stop(1000);
+});
+
+test("an event JSON cannot hold is dropped and counted alone; the rest and later batches are sent", async () => {
+  const logs = [];
+  const r = await receiver();
+  const s = sender({ endpoint: r.url, flushIntervalMs: 60000 }, logs);
+  const circular = trace(3);
+  circular.metadata.self = circular;
+  s.offer("traces", trace(1));
+  s.offer("traces", trace(2, { input_tokens: 10n }));
+  s.offer("traces", circular);
+  s.offer("traces", trace(4));
+  assert.equal(await s.flush(2000), true);
+  assert.deepEqual(s.stats().dropped, { unserializable: 2 });
+  assert.match(s.stats().lastError, /^traces event not serialisable: TypeError: Converting circular structure/);
+  assert.equal(logs.length, 1, "one warning a minute at most");
+  assert.match(logs[0], /dropped 1 event\(s\).*unserializable=1.*serialize a BigInt/);
+  s.offer("traces", trace(5));
+  assert.equal(await s.flush(2000), true);
+  assert.deepStrictEqual(
+    r.events("traces").map((e) => e.metadata.n),
+    [1, 4, 5],
+  );
+  assert.equal(s.stats().sent.traces, 3);
+  await s.stop(1000);
+});
