@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from openclaw_trace.config import SETTINGS, Config, ConfigError, load_config, settings_markdown
-from openclaw_trace.config_types import parse_bool, parse_duration_s, parse_percent, parse_size_bytes
+from openclaw_trace.config_types import endpoint_label, parse_bool, parse_duration_s, parse_percent, parse_size_bytes
 
 
 def test_defaults_with_an_empty_environment() -> None:
@@ -38,7 +38,10 @@ def test_environment_then_flags() -> None:
         ({"OCT_SHUTDOWN_TIMEOUT": "0s"}, "above zero"),
         ({"OCT_DB_PATH": "  "}, "OCT_DB_PATH"),
         ({"OCT_HOST": "a b"}, "OCT_HOST"),
-        ({"OCT_PROT": "9090"}, "invalid OCT_PROT='9090': unknown setting"),
+        (
+            {"OCT_PROT": "9090"},
+            "invalid OCT_PROT (value hidden, 4 characters): unknown setting; did you mean OCT_PORT?",
+        ),
         # The pusher's own parser decides: a CR in a value used to pass here and fail at start.
         ({"OCT_PUSH_HEADERS": "X-A: a\rb"}, "OCT_PUSH_HEADERS"),
     ],
@@ -61,10 +64,28 @@ def test_secrets_are_masked() -> None:
     assert "hunter2" not in str(shown)
 
 
-def test_push_endpoint_credentials_stay_out_of_the_log() -> None:
-    endpoint = "https://user:pw@collector.example:8443/v1/ingest?token=abc"
+def test_push_endpoint_credentials_and_path_stay_out_of_the_log() -> None:
+    endpoint = "https://user:pw@hooks.example:8443/services/T0123/B0456/XyZsecret?k=v"
     shown = load_config({"OCT_PUSH_ENDPOINT": endpoint}).masked()
-    assert shown["push_endpoint"] == "https://collector.example:8443/v1/ingest"
+    assert shown["push_endpoint"] == endpoint_label(endpoint)
+    assert str(shown["push_endpoint"]).startswith("https://hooks.example:8443/…#")
+    assert "XyZsecret" not in str(shown)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"OCT_PUSH_HEADERS": "X-Team: a, Authorization Bearer SECRET-1"},  # a pair without its colon
+        {"OCT_PUSH_TOKNE": "SECRET-1"},  # a mistyped secret setting
+        {"OCT_INGEST_TOKEN": "SECRET-1", "OCT_READ_TOKNE": "SECRET-1"},
+        {"OCT_PUSH_ENDPOINT": "hooks.example/services/SECRET-1"},  # no scheme
+    ],
+)
+def test_config_errors_never_show_a_secret_or_unknown_value(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(env)
+    assert "SECRET-1" not in str(caught.value)
+    assert "value hidden" in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ back to the default.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import os
 import sys
@@ -29,6 +30,7 @@ from openclaw_trace.config_types import (
     parse_text,
     positive,
     size_range,
+    user_uid,
 )
 
 ENV_PREFIX = "OCT_"
@@ -43,7 +45,7 @@ class Setting:
     parse: Callable[[str], object]
     default: str
     help: str
-    secret: bool = False
+    secret: bool = False  # its value may hold a credential: never shown, not even in an error
 
     @property
     def env_var(self) -> str:
@@ -86,6 +88,12 @@ def _parse_url(text: str) -> str:
     return stripped.rstrip("/")
 
 
+def _parse_user(text: str) -> str:
+    if text.strip():
+        user_uid(text)  # the user must exist now, not only when the tailer starts
+    return text.strip()
+
+
 def _parse_headers(text: str) -> str:
     """``Name: value`` pairs separated by commas or newlines; kept as text, checked by the pusher's parser."""
     parse_headers(text)
@@ -95,6 +103,12 @@ def _parse_headers(text: str) -> str:
 SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", _parse_host, "127.0.0.1", "Address to listen on. Loopback by default."),
     Setting("PORT", int_range(0, 65535), "9090", "TCP port to listen on (0 picks a free one)."),
+    Setting(
+        "ALLOW_OPEN",
+        parse_bool,
+        "false",
+        "Off loopback, start without OCT_INGEST_TOKEN anyway: anyone who reaches the port may then send events.",
+    ),
     Setting(
         "DB_PATH",
         _parse_db_path,
@@ -213,7 +227,14 @@ SETTINGS: tuple[Setting, ...] = (
         "50MB",
         "A WAL file larger than this is checkpointed with RESTART and truncated.",
     ),
-    Setting("PUSH_ENDPOINT", _parse_url, "", "Where to push stored rows. Empty: push is off."),
+    Setting(
+        "PUSH_ENDPOINT",
+        _parse_url,
+        "",
+        "Where to push stored rows. Empty: push is off. Shown and stored only as scheme://host:port"
+        " and a hash of the rest (a webhook's path often holds its secret).",
+        secret=True,
+    ),
     Setting("PUSH_INTERVAL", positive(parse_duration_s), "5m", "How often unpushed rows are pushed."),
     Setting(
         "PUSH_MAX_PAYLOAD_BYTES",
@@ -235,7 +256,14 @@ SETTINGS: tuple[Setting, ...] = (
         parse_text,
         "",
         "OpenClaw gateway log to follow: a file, a directory, a glob, or 'auto'"
-        " (/tmp/openclaw/openclaw-*.log). Empty: the log tailer is off.",
+        " (/tmp/openclaw/openclaw-*.log). Empty: the log tailer is off. Only files and directories"
+        " owned by this user, root or OCT_LOG_OWNER, and not writable by others, are read.",
+    ),
+    Setting(
+        "LOG_OWNER",
+        _parse_user,
+        "",
+        "The gateway's user (name or uid), when it is not the daemon's: the log tailer trusts its files too.",
     ),
     Setting(
         "SHUTDOWN_TIMEOUT",
@@ -262,6 +290,7 @@ class Config:
 
     host: str = "127.0.0.1"
     port: int = 9090
+    allow_open: bool = False
     db_path: str = dataclasses.field(default_factory=default_db_path)
     log_level: str = "info"
     max_text_bytes: int = 16384
@@ -289,6 +318,7 @@ class Config:
     push_token: str = ""
     push_headers: str = ""
     log_path: str = ""
+    log_owner: str = ""
     shutdown_timeout: float = 15.0
     writer: str = "thread"
 
@@ -313,6 +343,24 @@ def is_loopback(host: str) -> bool:
         return False  # a name: it may resolve anywhere
 
 
+def refuse_an_open_bind(config: Config) -> None:
+    """Off loopback, raise ``ConfigError`` unless the read API needs a token, and ingest does
+    too or ``OCT_ALLOW_OPEN`` says an open ingest is meant."""
+    if is_loopback(config.host):
+        return
+    if not config.read_token:
+        raise ConfigError(
+            "OCT_HOST", config.host, "off loopback the read API needs OCT_READ_TOKEN (it serves prompts and answers)"
+        )
+    if not config.ingest_token and not config.allow_open:
+        raise ConfigError(
+            "OCT_HOST",
+            config.host,
+            "off loopback ingest needs OCT_INGEST_TOKEN (or OCT_ALLOW_OPEN=true if anyone who can reach"
+            " the port may send events)",
+        )
+
+
 def settings_markdown() -> str:
     """The settings table as Markdown, for docs/configuration.md (a test keeps them equal)."""
     lines = ["| Variable | Flag | Default | Meaning |", "| --- | --- | --- | --- |"]
@@ -325,12 +373,16 @@ def settings_markdown() -> str:
 
 
 class ConfigError(ValueError):
-    """A setting had a value its parser refused. ``str()`` is the one line to print."""
+    """A setting had a value its parser refused. ``str()`` is the one line to print.
 
-    def __init__(self, env_var: str, value: str, accepted: str) -> None:
-        super().__init__(f"invalid {env_var}={value!r}: {accepted}")
+    ``hidden``: the value is not shown (a secret setting's, or an unknown
+    one's: ``OCT_PUSH_TOKNE=…`` is most likely a token).
+    """
+
+    def __init__(self, env_var: str, value: str, accepted: str, *, hidden: bool = False) -> None:
+        shown = f"(value hidden, {len(value)} characters)" if hidden else f"={value!r}"
+        super().__init__(f"invalid {env_var}{'' if not hidden else ' '}{shown}: {accepted}")
         self.env_var = env_var
-        self.value = value
 
 
 def load_config(env: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> Config:
@@ -352,12 +404,15 @@ def load_config(env: Mapping[str, str], overrides: Mapping[str, str] | None = No
         try:
             values[setting.field] = setting.parse(raw)
         except ValueError as exc:
-            raise ConfigError(setting.env_var, raw, str(exc)) from None
-    unknown = sorted(set(merged) - {setting.env_var for setting in SETTINGS})
+            raise ConfigError(setting.env_var, raw, str(exc), hidden=setting.secret) from None
+    names = [setting.env_var for setting in SETTINGS]
+    unknown = sorted(set(merged) - set(names))
     if unknown:
         # A typo such as OCT_PROT would otherwise be ignored without a word.
-        known = ", ".join(setting.env_var for setting in SETTINGS)
-        raise ConfigError(unknown[0], merged[unknown[0]], f"unknown setting; known: {known}")
+        close = difflib.get_close_matches(unknown[0], names, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        accepted = f"unknown setting; {hint}known: {', '.join(names)}"
+        raise ConfigError(unknown[0], merged[unknown[0]], accepted, hidden=True)
     return Config(**values)  # type: ignore[arg-type]
 
 

@@ -7,6 +7,8 @@ accepted form. Nothing here knows about environment variables.
 
 from __future__ import annotations
 
+import hashlib
+import pwd
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -124,24 +126,54 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 
 def parse_headers(text: str) -> dict[str, str]:
-    """``"Name: value, Name2: value2"`` (commas or newlines) → a dict. Raises ValueError naming the bad pair."""
+    """``"Name: value, Name2: value2"`` (commas or newlines) → a dict.
+
+    Raises ValueError saying which pair is bad by its place, never by its text: a
+    header's value is often a credential.
+    """
     headers: dict[str, str] = {}
-    for pair in text.replace("\n", ",").split(","):
-        if not pair.strip():
-            continue
+    pairs = [pair for pair in text.replace("\n", ",").split(",") if pair.strip()]
+    for place, pair in enumerate(pairs, 1):
         name, sep, value = pair.partition(":")
         name = name.strip()
         if not sep or not name or any(c in name for c in " \t\r\n") or any(c in value for c in "\r\n"):
-            raise ValueError(f"bad header pair {pair.strip()!r}: expected 'Name: value'")
+            raise ValueError(f"header pair {place} of {len(pairs)} is not 'Name: value' (no spaces in the name)")
         headers[name] = value.strip()
     return headers
 
 
+def user_uid(name_or_uid: str) -> int:
+    """The uid of a user given by name or number; ``ValueError`` for a name this machine does not know."""
+    text = name_or_uid.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return pwd.getpwnam(text).pw_uid
+    except KeyError:
+        raise ValueError("expected the name or uid of a user of this machine") from None
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def endpoint_label(endpoint: str) -> str:
-    """The endpoint without credentials or query string: safe to log and to store."""
-    parts = urllib.parse.urlsplit(endpoint)
+    """What may be shown or stored of a URL that can carry a secret: ``scheme://host:port``, then
+    ``/…#`` and a short hash of the rest (credentials, path, query) if there is any.
+
+    Webhook URLs often hold their secret in the path (Slack's ``/services/T…/B…/<secret>``,
+    Discord's ``/api/webhooks/<id>/<token>``); the hash still tells two endpoints apart.
+    """
+    parts = urllib.parse.urlsplit(endpoint.strip())
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:  # not a port number: part of what is hidden
+        port = None
+    label = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+    userinfo = parts.netloc.rpartition("@")[0]
+    rest = "\0".join((userinfo, parts.path.rstrip("/"), parts.query, parts.fragment))
+    if rest.strip("\0"):
+        label += "/…#" + hashlib.sha256(rest.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return label

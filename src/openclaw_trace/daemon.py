@@ -31,7 +31,8 @@ from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.read import ReadPool
 from openclaw_trace.api.server import HttpServer, server_config
 from openclaw_trace.collectors.system import SystemCollector
-from openclaw_trace.config import Config, ConfigError, is_loopback
+from openclaw_trace.config import Config, ConfigError, refuse_an_open_bind
+from openclaw_trace.config_types import user_uid
 from openclaw_trace.lifecycle import Component, freeze_startup_objects, named_target, raise_open_files_limit
 from openclaw_trace.model import EventLimits
 from openclaw_trace.otlp.decoder import OtlpDecoder
@@ -88,12 +89,7 @@ class Daemon:
         self.config = config
         # Before anything opens a descriptor: every client connection needs one.
         self._open_files_limit = raise_open_files_limit()
-        if not config.read_token and not is_loopback(config.host):
-            raise ConfigError(
-                "OCT_HOST",
-                config.host,
-                "off loopback the read API needs OCT_READ_TOKEN (it serves prompts and answers)",
-            )
+        refuse_an_open_bind(config)
         self.stats = Stats()
         self.queue = IngestQueue(self.stats)
         try:
@@ -184,7 +180,10 @@ class Daemon:
             # Imported here so that with the setting empty nothing of the tailer is even loaded.
             from openclaw_trace.collectors.logs.tailer import LogTailer
 
-            components.append(LogTailer(self.config.log_path, self.queue, self.config.db_path, self.ctx.limits))
+            owners = [user_uid(self.config.log_owner)] if self.config.log_owner else []
+            components.append(
+                LogTailer(self.config.log_path, self.queue, self.config.db_path, self.ctx.limits, trusted_owners=owners)
+            )
         # Last, so that it stops last: its final push runs after the drain.
         if self.config.push_endpoint:
             components.append(PushScheduler.from_config(self.config, self.writer, self.stats, self.ctx))

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from openclaw_trace.config import Config, ConfigError, is_loopback
+from openclaw_trace.api.health import HIDDEN
+from openclaw_trace.config import Config, ConfigError, is_loopback, refuse_an_open_bind
 from openclaw_trace.daemon import Daemon
 from tests.conftest import Client
 
@@ -106,5 +107,26 @@ def test_the_read_token_guards_reads_and_the_ingest_token_does_not_grant_them(
 def test_off_loopback_the_daemon_refuses_to_start_without_a_read_token(db_path: str) -> None:
     with pytest.raises(ConfigError, match=r"OCT_HOST.*OCT_READ_TOKEN"):
         Daemon(Config(host="0.0.0.0", port=0, db_path=db_path))
+
+
+def test_off_loopback_an_open_ingest_must_be_meant(db_path: str) -> None:
+    with pytest.raises(ConfigError, match=r"OCT_HOST.*OCT_INGEST_TOKEN.*OCT_ALLOW_OPEN"):
+        refuse_an_open_bind(Config(host="0.0.0.0", read_token="r", db_path=db_path))
+    refuse_an_open_bind(Config(host="0.0.0.0", read_token="r", ingest_token="i", db_path=db_path))
+    refuse_an_open_bind(Config(host="0.0.0.0", read_token="r", allow_open=True, db_path=db_path))
+    refuse_an_open_bind(Config(host="127.0.0.1", db_path=db_path))  # loopback: no tokens needed
+
+
+def test_health_shows_paths_and_errors_only_to_who_may_read(
+    make_daemon: Callable[..., Daemon], connect: Callable[[Daemon], Client], db_path: str
+) -> None:
+    client = connect(make_daemon(read_token="r3ad", push_endpoint="http://127.0.0.1:9/hook/s3cret"))
+    status, anyone = get(client, "/health")
+    assert status == 200
+    assert anyone["db_path"] == anyone["push"]["endpoint"] == HIDDEN
+    assert anyone["status"] and anyone["queue_depth"] == 0  # the fixed fields stay for everyone
+    status, reader = get(client, "/health", {"Authorization": "Bearer r3ad"})
+    assert reader["db_path"] == db_path
+    assert reader["push"]["endpoint"].startswith("http://127.0.0.1:9/…#")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("gateway.example")

@@ -37,10 +37,20 @@ def test_the_first_error_is_kept_and_cut() -> None:
 @pytest.mark.parametrize(
     ("endpoint", "label"),
     [
-        ("https://user:secret@example.com:8443/v1/ingest?token=abc", "https://example.com:8443/v1/ingest"),
-        ("http://[::1]:9000/push", "http://[::1]:9000/push"),
-        ("http://127.0.0.1/x#frag", "http://127.0.0.1/x"),
+        ("https://user:secret@example.com:8443/v1/ingest?token=abc", "https://example.com:8443/…#"),
+        ("https://hooks.slack.com/services/T0123/B0456/XyZsecret", "https://hooks.slack.com:443/…#"),
+        ("http://[::1]:9000/push", "http://[::1]:9000/…#"),
+        ("http://127.0.0.1/x#frag", "http://127.0.0.1:80/…#"),
+        ("http://127.0.0.1:9000/", "http://127.0.0.1:9000"),  # nothing to hide
     ],
 )
-def test_endpoint_label_drops_credentials_and_query(endpoint: str, label: str) -> None:
-    assert endpoint_label(endpoint) == label
+def test_endpoint_label_keeps_only_scheme_host_and_port(endpoint: str, label: str) -> None:
+    shown = endpoint_label(endpoint)
+    assert shown.startswith(label)
+    assert len(shown) == len(label) + (8 if label.endswith("#") else 0)  # and a short hash of the rest
+
+
+def test_endpoint_labels_tell_endpoints_apart_by_what_they_hide() -> None:
+    one, other = "https://hooks.slack.com/services/T1/B1/aaa", "https://hooks.slack.com/services/T1/B1/bbb"
+    assert endpoint_label(one) == endpoint_label(one)
+    assert endpoint_label(one) != endpoint_label(other)

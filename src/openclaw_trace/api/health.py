@@ -12,6 +12,7 @@ from typing import Any
 
 from openclaw_trace.api.context import AppContext
 from openclaw_trace.api.http import Receive, Scope, Send, send_bytes, send_json
+from openclaw_trace.api.read import may_read
 from openclaw_trace.pipeline.feeds import FEEDS
 from openclaw_trace.stats import StatsSnapshot
 from openclaw_trace.storage.connection import file_size, wal_path
@@ -126,7 +127,28 @@ def prometheus_text(ctx: AppContext) -> str:
 
 
 async def get_health(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> None:
-    await send_json(send, 200, health_report(ctx))
+    report = health_report(ctx)
+    await send_json(send, 200, report if may_read(ctx, scope) else without_details(report))
+
+
+# Where the daemon's files are, where it pushes, and what its errors said: for those who
+# may read its data (with OCT_READ_TOKEN when one is set), not for anyone who reaches /health.
+DETAIL_KEYS = frozenset({"db_path", "path_setting", "file", "last_refused", "endpoint", "last_error", "error"})
+HIDDEN = "hidden: send the read token (OCT_READ_TOKEN) to see it"
+
+
+def without_details(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` with the values of ``DETAIL_KEYS`` replaced by ``HIDDEN``, at any depth."""
+    return {
+        key: (
+            HIDDEN
+            if key in DETAIL_KEYS and value is not None
+            else without_details(value)
+            if isinstance(value, dict)
+            else value
+        )
+        for key, value in report.items()
+    }
 
 
 async def get_metrics(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> None:

@@ -118,10 +118,16 @@ async def get_read(ctx: AppContext, scope: Scope, receive: Receive, send: Send) 
         await send_error(send, exc)
 
 
-def _check_read_token(ctx: AppContext, scope: Scope) -> None:
+def may_read(ctx: AppContext, scope: Scope) -> bool:
+    """Whether this request may read what the daemon holds: no ``OCT_READ_TOKEN`` (then it
+    listens on loopback only), or the request carries it."""
     token = ctx.config.read_token
     if not token:
-        return
+        return True
     given = header(scope["headers"], b"authorization") or b""
-    if not hmac.compare_digest(given, b"Bearer " + token.encode()):
+    return hmac.compare_digest(given, b"Bearer " + token.encode())
+
+
+def _check_read_token(ctx: AppContext, scope: Scope) -> None:
+    if not may_read(ctx, scope):
         raise HttpError(401, "missing or wrong bearer token (OCT_READ_TOKEN)", [(b"www-authenticate", b"Bearer")])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openclaw_trace.collectors.logs.open_file import OpenFile, regular_file_stat, starts_with
+from openclaw_trace.collectors.logs.open_file import OpenFile, starts_with
+from openclaw_trace.collectors.logs.trust import Trust
 
 
 def open_file(path: Path, offset: int = 0, max_line_bytes: int = 1024) -> OpenFile:
-    opened = OpenFile.open(str(path), offset, max_line_bytes)
+    opened = OpenFile.open(str(path), offset, max_line_bytes, Trust())
     assert opened is not None
     return opened
 
@@ -73,10 +74,10 @@ def test_a_file_truncated_below_what_was_read_is_noticed(tmp_path: Path) -> None
 def test_helpers_for_picking_files(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_bytes(b"header line\nmore\n")
-    assert regular_file_stat(str(log)) is not None
-    assert regular_file_stat(str(tmp_path)) is None  # a directory is not followed
-    assert regular_file_stat(str(tmp_path / "missing.log")) is None
+    assert Trust().checked_stat(str(log)) is not None
+    assert Trust().checked_stat(str(tmp_path)) is None  # a directory is not followed
+    assert Trust().checked_stat(str(tmp_path / "missing.log")) is None
     assert starts_with(str(log), b"header line\n") is True
     assert starts_with(str(log), b"other\n") is False
     assert starts_with(str(log), b"header line\nmore\nand what is not written yet\n") is None
-    assert OpenFile.open(str(tmp_path / "missing.log"), 0, 1024) is None
+    assert OpenFile.open(str(tmp_path / "missing.log"), 0, 1024, Trust()) is None

@@ -279,3 +279,20 @@ def _stored(db_path: str) -> int:
         return int(rows(db_path, "SELECT count(*) AS n FROM error_events")[0]["n"])
     except Exception:  # the database may not exist for the first moments
         return 0
+
+
+def test_a_daemon_told_to_follow_a_planted_log_reads_nothing_and_says_why(
+    make_daemon: Callable[..., Daemon], tmp_path: Path
+) -> None:
+    # As a local user could leave it in /tmp/openclaw before the gateway starts.
+    planted = tmp_path / "openclaw"
+    planted.mkdir()
+    log = planted / "openclaw-2026-12-08.log"
+    log.write_text('{"0":"forged","_meta":{"logLevelName":"ERROR"}}\n')
+    log.chmod(0o666)
+    daemon = make_daemon(log_path=str(planted))
+    [tailer] = [c for c in daemon.components if isinstance(c, LogTailer)]
+    wait_until(lambda: tailer.health()["last_refused"] is not None, "the refusal")
+    health = tailer.health()
+    assert health["last_refused"] == f"{log}: writable by any user"
+    assert (health["refused_paths"], health["lines_read"], health["degraded"]) == (1, 0, True)

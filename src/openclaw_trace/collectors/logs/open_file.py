@@ -8,9 +8,11 @@ rename keeps reading the old file to its end).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import stat
 from typing import NamedTuple
+
+from openclaw_trace.collectors.logs.trust import OPEN_FLAGS, Trust
 
 MAX_LINE_BYTES = 64 * 1024
 READ_CHUNK_BYTES = 64 * 1024
@@ -28,14 +30,6 @@ class Line(NamedTuple):
     truncated: bool
 
 
-def regular_file_stat(path: str) -> os.stat_result | None:
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return found if stat.S_ISREG(found.st_mode) else None
-
-
 def _head(fd: int) -> bytes | None:
     """The file's first line (up to HEAD_BYTES), or None while it has no complete first line."""
     data = os.pread(fd, HEAD_BYTES, 0)
@@ -48,10 +42,15 @@ def _head(fd: int) -> bytes | None:
 def starts_with(path: str, head: bytes) -> bool | None:
     """Whether the file begins with ``head``; None while it is still a (shorter) prefix of it."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(len(head))
+        fd = os.open(path, OPEN_FLAGS)
     except OSError:
         return False
+    try:
+        data = os.pread(fd, len(head), 0)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     if data == head:
         return True
     return None if head.startswith(data) else False
@@ -83,12 +82,21 @@ class OpenFile:
         self.floor_mtime_ns = 0
 
     @classmethod
-    def open(cls, path: str, offset: int, max_line_bytes: int) -> OpenFile | None:
+    def open(cls, path: str, offset: int, max_line_bytes: int, trust: Trust) -> OpenFile | None:
+        """The file opened at ``offset``; None when it is missing or ``trust`` refuses it (checked
+        again on the open descriptor: the path may have been swapped since it was listed)."""
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
+            fd = os.open(path, OPEN_FLAGS)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
+                trust.refuse(path, "not a regular file (a symlink)")
             return None
         info = os.fstat(fd)
+        problem = trust.file_problem(info)
+        if problem is not None:
+            os.close(fd)
+            trust.refuse(path, problem)
+            return None
         opened = cls(path, fd, Identity(info.st_dev, info.st_ino), offset, max_line_bytes)
         opened.floor_mtime_ns = info.st_mtime_ns
         return opened

@@ -43,9 +43,9 @@ from openclaw_trace.collectors.logs.open_file import (
     Identity,
     Line,
     OpenFile,
-    regular_file_stat,
     starts_with,
 )
+from openclaw_trace.collectors.logs.trust import Trust
 
 __all__ = ["MAX_LINE_BYTES", "Batch", "FileFollower", "Line", "Position", "candidates"]
 
@@ -102,8 +102,11 @@ class FileFollower:
     plain ints for ``health``.
     """
 
-    def __init__(self, spec: str, start: Position | None, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+    def __init__(
+        self, spec: str, start: Position | None, max_line_bytes: int = MAX_LINE_BYTES, trust: Trust | None = None
+    ) -> None:
         self.spec = spec
+        self.trust = trust or Trust()
         self._start = start
         self._max = max_line_bytes
         self.current: OpenFile | None = None
@@ -142,7 +145,7 @@ class FileFollower:
             return Batch(lines, self._position(current))
         missed, successor = self._scan(current)
         if missed is not None:
-            self._missed = OpenFile.open(missed, 0, self._max)
+            self._missed = OpenFile.open(missed, 0, self._max, self.trust)
             return self._read_missed(current, max_lines)
         if successor is None:
             self._moving_on = False
@@ -183,7 +186,7 @@ class FileFollower:
         return head is None or starts_with(path, head) is not False
 
     def _open(self, path: str, offset: int) -> bool:
-        opened = OpenFile.open(path, offset, self._max)
+        opened = OpenFile.open(path, offset, self._max, self.trust)
         if opened is None:
             return False
         self.current = opened
@@ -195,10 +198,10 @@ class FileFollower:
         start = self._start
         if start is not None:
             for path in dict.fromkeys([*searchable, start.file_path]):
-                info = regular_file_stat(path)
+                info = self.trust.checked_stat(path)
                 if info is not None and Identity(info.st_dev, info.st_ino) == start.identity:
                     return self._resume(path, start.offset)
-        stats = [(info.st_mtime_ns, path) for path in followable if (info := regular_file_stat(path)) is not None]
+        stats = [(info.st_mtime_ns, path) for path in followable if (info := self.trust.checked_stat(path)) is not None]
         if not stats:
             return False
         stats.sort()
@@ -209,7 +212,7 @@ class FileFollower:
         if newer:
             return self._open(newer[0], 0)
         path = stats[-1][1]
-        info = regular_file_stat(path)
+        info = self.trust.checked_stat(path)
         return self._open(path, info.st_size if info else 0)
 
     def _resume(self, path: str, offset: int) -> bool:
@@ -239,7 +242,7 @@ class FileFollower:
         newer: list[tuple[int, str]] = []
         missed: list[tuple[int, str]] = []
         for path in followable:
-            info = regular_file_stat(path)
+            info = self.trust.checked_stat(path)
             if info is None:
                 continue
             identity = Identity(info.st_dev, info.st_ino)
@@ -281,7 +284,7 @@ class FileFollower:
         """Leave the followed file for ``path``; False (and nothing changed) if it cannot be opened."""
         old = self.current
         assert old is not None
-        opened = OpenFile.open(path, 0, self._max)
+        opened = OpenFile.open(path, 0, self._max, self.trust)
         if opened is None:
             return False
         with contextlib.suppress(OSError):
@@ -299,7 +302,7 @@ class FileFollower:
         _, searchable = candidates(self.spec)
         head = current.head
         for path in searchable if head is not None else ():
-            info = regular_file_stat(path)
+            info = self.trust.checked_stat(path)
             if info is None or Identity(info.st_dev, info.st_ino) == current.identity:
                 continue
             if head is None or starts_with(path, head) is not True:
@@ -307,6 +310,6 @@ class FileFollower:
             self._remember_finished(Identity(info.st_dev, info.st_ino), head)
             if self._missed is None and info.st_size > current.offset:
                 # Read in pieces like a missed file: the gap may be large after a long queue wait.
-                self._missed = OpenFile.open(path, current.offset, self._max)
+                self._missed = OpenFile.open(path, current.offset, self._max, self.trust)
         current.restart_at_zero()
         return self._read_missed(current, max_lines) or Batch([], self._position(current))

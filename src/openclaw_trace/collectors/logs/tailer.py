@@ -26,12 +26,13 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from openclaw_trace.collectors.logs.classify import classify
 from openclaw_trace.collectors.logs.parse import parse_line
 from openclaw_trace.collectors.logs.tail import MAX_LINE_BYTES, Batch, FileFollower, Line, Position
+from openclaw_trace.collectors.logs.trust import Trust
 from openclaw_trace.lifecycle import ThreadedPart
 from openclaw_trace.model import Envelope, EventLimits
 from openclaw_trace.pipeline.queue import BUNDLE, IngestQueue
@@ -89,6 +90,7 @@ class LogTailer(ThreadedPart):
         max_line_bytes: int = MAX_LINE_BYTES,
         source: str = SOURCE,
         clock_ms: Callable[[], int] = _now_ms,
+        trusted_owners: Iterable[int] = (),
     ) -> None:
         super().__init__("oct-tail")
         self._spec = spec
@@ -101,6 +103,7 @@ class LogTailer(ThreadedPart):
         self._max_line_bytes = max_line_bytes
         self._source = source
         self._clock_ms = clock_ms
+        self._trust = Trust(trusted_owners)  # kept across followers: a refusal is said once
         self._lock = threading.Lock()  # guards the counters below, read by health()
         self._queued: Position | None = None  # the position of the last bundle queued
         self._follower: FileFollower | None = None
@@ -129,6 +132,11 @@ class LogTailer(ThreadedPart):
                 "offset": position.offset if position else None,
                 **self._counts,
                 "last_error": self._last_error,
+                # Files the trust checks refused (collectors/logs/trust.py); reading none of the
+                # others because of them is worth a "degraded".
+                "refused_paths": len(self._trust.refused),
+                "last_refused": self._trust.last_refused,
+                "degraded": position is None and self._trust.last_refused is not None,
             }
         follower = self._follower
         if follower is not None:
@@ -167,7 +175,7 @@ class LogTailer(ThreadedPart):
             follower.close()
 
     def _new_follower(self, start: Position | None) -> FileFollower:
-        follower = FileFollower(self._spec, start, self._max_line_bytes)
+        follower = FileFollower(self._spec, start, self._max_line_bytes, self._trust)
         self._follower = follower
         return follower
 
