@@ -130,14 +130,17 @@ def _mcp(db_path: str | None) -> int:
 
 
 def _status(url: str | None, as_json: bool) -> int:
+    config = load_config_or_say()
+    if config is None:
+        return 2
     if url is None:
-        config = load_config_or_say()
-        if config is None:
-            return 2
         host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
         url = f"http://{host}:{config.port}"
+    request = urllib.request.Request(url.rstrip("/") + "/health")
+    if config.read_token:  # /health shows its paths and errors to a reader only
+        request.add_header("Authorization", f"Bearer {config.read_token}")
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             report: dict[str, Any] = json.load(response)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         print(f"openclaw-trace: no daemon answering at {url}: {exc}", file=sys.stderr)

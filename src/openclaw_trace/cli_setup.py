@@ -157,6 +157,11 @@ def _print_next_steps(cli: OpenClawCli, capture_text: bool) -> None:
     print("Done. Restart the gateway to load the plugin: openclaw gateway restart")
     if not capture_text:
         print("Prompts and answers stay in the gateway: the plugin sends numbers and metadata only.")
+    else:
+        print(
+            "Prompts and answers are stored on this host as they came; run the daemon with"
+            " OCT_SCRUB_SECRETS=true to take API keys and tokens out before they are stored (and pushed)."
+        )
     log_file = cli.log_file()
     folder = str(Path(os.path.expanduser(log_file)).parent) if log_file else "auto"
     print(f"For the gateway's own errors too, run the daemon with OCT_LOG_PATH={folder} (its log tailer).")

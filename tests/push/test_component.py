@@ -120,3 +120,21 @@ def test_sigterm_during_a_push(tmp_path: Path, in_flight: str) -> None:
     assert len(records) >= 2  # the final push was attempted
     messages = [line.get("msg") for line in proc.log_lines()]
     assert "final push" in messages
+
+
+@pytest.mark.parametrize("push_format", ["json", "otlp"])
+def test_with_scrubbing_on_no_secret_leaves_the_host_in_a_push(
+    make_daemon: Callable[..., Daemon], connect: Callable[[Daemon], Client], push_format: str
+) -> None:
+    key = "sk-ant-api03-" + "k" * 40
+    with Receiver() as receiver:
+        daemon = make_daemon(push_endpoint=receiver.url, push_interval=0.2, push_format=push_format, scrub_secrets=True)
+        client = connect(daemon)
+        trace = {"provider": "p", "model": "m", "input_text": f"my key is {key}", "metadata": {"env": key}}
+        assert client.post("/v1/traces", trace)[0] == 202
+        assert client.post("/v1/errors", {"error_type": "crash", "message": f"401 with {key}"})[0] == 202
+        wait_until(lambda: (h := client.health())["unsynced_count"] == 0 and h["last_push_status"] == "ok")
+        daemon.stop()
+    sent = b"".join(record.body for record in receiver.records)
+    assert sent and key.encode() not in sent
+    assert b"[REDACTED]" in sent

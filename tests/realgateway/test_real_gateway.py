@@ -186,6 +186,11 @@ def test_the_gateway_never_saw_an_error_of_ours_nor_a_log_loop(outcome: Outcome)
     assert len(ours) < 50, ours[-10:]
 
 
+def test_setup_says_the_text_is_stored_as_it_came_and_how_to_scrub_it(outcome: Outcome) -> None:
+    said = outcome.run.setup_output
+    assert "stored on this host as they came" in said and "OCT_SCRUB_SECRETS=true" in said, said
+
+
 def test_setup_undo_takes_the_plugin_out_of_the_config(outcome: Outcome) -> None:
     assert "restore the plugin's settings" in outcome.undo_output
     plugins = outcome.config_after_undo.get("plugins", {})
