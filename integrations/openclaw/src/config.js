@@ -187,6 +187,10 @@ export function resolveConfig(raw) {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw bad("endpoint", config.endpoint, "expected http:// or https://");
   }
+  // Node's fetch refuses every request to such a URL: each batch would be dropped.
+  if (url.username || url.password) {
+    throw bad("endpoint", config.endpoint, 'a user or password in the URL cannot be sent; put the credential in the "token" key');
+  }
   config.endpoint = config.endpoint.replace(/\/+$/, "");
   return Object.freeze(config);
 }

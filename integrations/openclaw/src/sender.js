@@ -6,7 +6,8 @@
 // `requestTimeoutMs`. Nothing is retried: a batch that fails is dropped and
 // counted by reason, the daemon being a local sidecar that is either up or
 // not. A full buffer drops the new event and counts it; so does an event that
-// cannot be serialised, alone, without losing the rest of its batch.
+// cannot be serialised, alone, without losing the rest of its batch. Events a
+// bug loses mid-send are counted too, as "internal": none goes uncounted.
 
 import { performance } from "node:perf_hooks";
 import { redactUrls } from "./redact.js";
@@ -23,9 +24,15 @@ function errorReason(err) {
   return "unreachable";
 }
 
+// Never throws: it runs inside catch blocks, where anything may have been
+// thrown (a toJSON can throw an object with no prototype, which String() refuses).
 function describe(err) {
-  const cause = err?.cause?.code ?? err?.cause?.message;
-  return `${err?.name ?? "Error"}: ${err?.message ?? String(err)}${cause ? ` (${cause})` : ""}`;
+  try {
+    const cause = err?.cause?.code ?? err?.cause?.message;
+    return `${err?.name ?? "Error"}: ${err?.message ?? String(err)}${cause ? ` (${cause})` : ""}`;
+  } catch {
+    return "an error that cannot be printed";
+  }
 }
 
 export class Sender {
@@ -42,6 +49,9 @@ export class Sender {
   #stopped = false;
   #lastReportAtMs = -Infinity;
   #droppedSinceReport = 0;
+  // Events the current send took off the buffer and has not yet counted as
+  // sent or dropped; what is left of them when a bug ends the send is lost.
+  #unsettled = 0;
   #counters = {
     offered: { traces: 0, errors: 0 },
     sent: { traces: 0, errors: 0 },
@@ -149,10 +159,15 @@ export class Sender {
     const reasons = Object.entries(dropped)
       .map(([reason, n]) => `${reason}=${n}`)
       .join(" ");
-    this.#logger?.warn?.(
-      `openclaw-trace: dropped ${this.#droppedSinceReport} event(s) since the last report; totals ${reasons}` +
-        (lastError ? `; last error: ${lastError}` : ""),
-    );
+    try {
+      this.#logger?.warn?.(
+        `openclaw-trace: dropped ${this.#droppedSinceReport} event(s) since the last report; totals ${reasons}` +
+          (lastError ? `; last error: ${lastError}` : ""),
+      );
+    } catch {
+      // The gateway's logger failed: the drops stay counted in stats(), and a
+      // throw from here would lose the rest of a batch or escape offer().
+    }
     this.#droppedSinceReport = 0;
     this.#lastReportAtMs = now;
   }
@@ -173,8 +188,12 @@ export class Sender {
   #startSending() {
     this.#inFlight = this.#sendBuffered()
       .catch((err) => {
-        // Only a bug gets here; the request errors are handled in #post.
-        this.#noteError(describe(err));
+        // Only a bug gets here (request errors are handled in #post): the
+        // events it lost are counted and reported like any other drop.
+        const lost = this.#unsettled;
+        this.#unsettled = 0;
+        this.#noteError(`send failed: ${describe(err)}`);
+        this.#drop("internal", lost);
       })
       .finally(() => {
         this.#inFlight = undefined;
@@ -188,6 +207,7 @@ export class Sender {
     for (const kind of Object.keys(KINDS)) {
       const batch = this.#queues[kind].splice(0, this.#config.batchSize);
       this.#size -= batch.length;
+      this.#unsettled += batch.length;
       for (const body of this.#bodies(kind, batch)) await this.#post(kind, body.json, body.count);
     }
   }
@@ -201,7 +221,7 @@ export class Sender {
       if (json === undefined) continue;
       const size = Buffer.byteLength(json, "utf8") + 1;
       if (size + 2 > MAX_REQUEST_BYTES) {
-        this.#drop("too_large", 1);
+        this.#settle(1, "too_large");
         continue;
       }
       if (bytes + size > MAX_REQUEST_BYTES && parts.length > 0) {
@@ -228,7 +248,7 @@ export class Sender {
     }
     if (typeof json === "string") return json;
     this.#noteError(`${kind} event not serialisable: ${problem}`);
-    this.#drop("unserializable", 1);
+    this.#settle(1, "unserializable");
     return undefined;
   }
 
@@ -256,6 +276,7 @@ export class Sender {
     if (response.ok) {
       this.#counters.requests.ok += 1;
       this.#counters.sent[kind] += n;
+      this.#settle(n);
       return;
     }
     const reason =
@@ -272,7 +293,13 @@ export class Sender {
   #fail(reason, n, message) {
     this.#counters.requests.failed += 1;
     this.#noteError(message);
-    this.#drop(reason, n);
+    this.#settle(n, reason);
+  }
+
+  // `n` events of the current send are counted: sent (no reason) or dropped.
+  #settle(n, reason) {
+    this.#unsettled -= n;
+    if (reason) this.#drop(reason, n);
   }
 
   // Every error the sender keeps goes through here: it is logged and shown in

@@ -64,6 +64,20 @@ test("a bad value stops the plugin with the key, and the value when it cannot ho
   for (const [raw, message] of cases) assert.throws(() => resolveConfig(raw), message);
 });
 
+test("an endpoint with a user or a password is refused: fetch would refuse every request", () => {
+  const why = 'a user or password in the URL cannot be sent; put the credential in the "token" key';
+  const cases = [
+    ["http://me:s3cret@127.0.0.1:9090", "http://127.0.0.1:9090"],
+    ["http://me@127.0.0.1:9090/", "http://127.0.0.1:9090"],
+    ["https://:s3cret@trace.example/hook/s3cret?k=s3cret", "https://trace.example:443"],
+    ["http://me%3As3cret@[::1]:9090", "http://[::1]:9090"],
+  ];
+  for (const [endpoint, shown] of cases) {
+    assert.throws(() => resolveConfig({ endpoint }), { message: `openclaw-trace: bad config value endpoint=${shown}: ${why}` });
+  }
+  assert.equal(resolveConfig({ endpoint: "http://127.0.0.1:9090/base/" }).endpoint, "http://127.0.0.1:9090/base");
+});
+
 test("the entry's configSchema validates with the same rules, in the loader's shape", () => {
   const schema = entryConfigSchema();
   assert.deepStrictEqual(schema.jsonSchema, configSchema());

@@ -139,8 +139,10 @@ test("stop sends what is left, then refuses new events; stopping twice is harmle
 test("errors and the drop warning show the endpoint as scheme://host:port only", async () => {
   const logs = [];
   const { host } = new URL(await deadEndpoint());
-  // Node's fetch refuses a URL holding a user and password, quoting it whole in its error.
-  const s = sender({ endpoint: `http://me:s3cret@${host}/hook/s3cret?k=s3cret`, flushIntervalMs: 10 }, logs);
+  // Node's fetch refuses a URL holding a user and password, quoting it whole in its
+  // error. resolveConfig refuses such an endpoint; the sender hides it all the same.
+  const config = { ...resolveConfig({ flushIntervalMs: 10 }), endpoint: `http://me:s3cret@${host}/hook/s3cret?k=s3cret` };
+  const s = new Sender({ config, logger: { warn: (m) => logs.push(m) } });
   s.offer("traces", trace(1));
   assert.equal(await s.flush(2000), true);
   const { dropped, lastError } = s.stats();
@@ -176,5 +178,87 @@ test("an event JSON cannot hold is dropped and counted alone; the rest and later
     [1, 4, 5],
   );
   assert.equal(s.stats().sent.traces, 3);
+  await s.stop(1000);
+});
+
+test("an event whose toJSON throws something unprintable is still dropped alone", async () => {
+  const r = await receiver();
+  const s = sender({ endpoint: r.url, flushIntervalMs: 60000 });
+  s.offer("traces", trace(1));
+  s.offer("traces", {
+    ...trace(2),
+    toJSON() {
+      throw Object.create(null); // String() of it throws too
+    },
+  });
+  s.offer("traces", trace(3));
+  assert.equal(await s.flush(2000), true);
+  assert.deepEqual(s.stats().dropped, { unserializable: 1 });
+  assert.equal(s.stats().lastError, "traces event not serialisable: an error that cannot be printed");
+  assert.deepStrictEqual(
+    r.events("traces").map((e) => e.metadata.n),
+    [1, 3],
+  );
+  await s.stop(1000);
+});
+
+test("a gateway logger that throws loses no event and never reaches the caller", async () => {
+  const r = await receiver();
+  let clock = 0;
+  const s = new Sender({
+    config: resolveConfig({ endpoint: r.url, flushIntervalMs: 60000, maxBufferEvents: 3 }),
+    now: () => (clock += 60_000), // every drop is due a warning
+    logger: {
+      warn() {
+        throw new Error("log closed");
+      },
+    },
+  });
+  s.offer("traces", trace(1));
+  s.offer("traces", trace(2, { input_tokens: 10n }));
+  s.offer("traces", trace(3));
+  assert.equal(s.offer("traces", trace(4)), false);
+  assert.equal(await s.flush(2000), true);
+  assert.deepEqual(s.stats().dropped, { buffer_full: 1, unserializable: 1 });
+  assert.deepStrictEqual(
+    r.events("traces").map((e) => e.metadata.n),
+    [1, 3],
+  );
+  await s.stop(1000);
+});
+
+test("events a bug loses mid-send are counted as 'internal' and warned about; later sends go on", async () => {
+  const logs = [];
+  const r = await receiver();
+  // No real input reaches the send's outer catch (the tests above close the ways
+  // there), so a fetch that breaks its contract once, resolving to no Response,
+  // stands in for a bug in the send.
+  let calls = 0;
+  const brokenOnce = (url, init) => (calls++ === 0 ? Promise.resolve(undefined) : fetch(url, init));
+  const s = new Sender({
+    config: resolveConfig({ endpoint: r.url, flushIntervalMs: 60000 }),
+    fetch: brokenOnce,
+    logger: { warn: (m) => logs.push(m) },
+  });
+  s.offer("traces", trace(1));
+  s.offer("traces", trace(2));
+  s.offer("errors", { error_type: "crash", message: "x" });
+  assert.equal(await s.flush(2000), true);
+  const { dropped, droppedTotal, lastError } = s.stats();
+  assert.deepEqual(dropped, { internal: 2 });
+  assert.equal(droppedTotal, 2);
+  assert.match(lastError, /^send failed: TypeError: /);
+  assert.equal(logs.length, 1);
+  assert.match(logs[0], /dropped 2 event\(s\) since the last report; totals internal=2; last error: send failed: TypeError/);
+  // The errors were still in the buffer when the send failed: the next send took them.
+  assert.equal(r.events("errors").length, 1);
+  s.offer("traces", trace(3));
+  assert.equal(await s.flush(2000), true);
+  assert.deepStrictEqual(
+    r.events("traces").map((e) => e.metadata.n),
+    [3],
+  );
+  assert.deepEqual(s.stats().sent, { traces: 1, errors: 1 });
+  assert.deepEqual(s.stats().dropped, { internal: 2 });
   await s.stop(1000);
 });
