@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import urllib.parse
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from openclaw_trace.config import load_config_or_say
+from openclaw_trace.config_types import endpoint_label
 from openclaw_trace.setup.openclaw_cli import (
     OTEL_PLUGIN_ID,
     PLUGIN_ID,
@@ -58,6 +60,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     endpoint = (args.endpoint or f"http://{host}:{settings.port}").rstrip("/")
+    parts = urllib.parse.urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        # The plugin refuses a user or password in its URL (fetch cannot send them): say so here, first.
+        print(
+            f"openclaw-trace: --endpoint must be http(s)://host:port without a user or password"
+            f" (got {endpoint_label(endpoint)}); the plugin sends OCT_INGEST_TOKEN as its token",
+            file=sys.stderr,
+        )
+        return 2
     try:
         cli = OpenClawCli(find_openclaw(args.openclaw), child_env(args.state_dir, args.config_path))
         version = cli.version()

@@ -64,3 +64,13 @@ def test_a_failing_openclaw_command_is_one_line(tmp_path: Path, capsys: pytest.C
     assert said.strip().splitlines()[-1].startswith("openclaw-trace: `openclaw plugins list` failed")
     assert "Traceback" not in said
     assert os.environ.get("OPENCLAW_STATE_DIR") != str(tmp_path), "the setting went to the child only"
+
+
+@pytest.mark.parametrize("endpoint", ["http://user:s3cret@127.0.0.1:9090", "ftp://127.0.0.1:9090"])
+def test_an_endpoint_the_plugin_would_refuse_is_refused_first(
+    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = str(fake_openclaw(tmp_path, "2026.7.1"))
+    code, said = run(capsys, "--yes", "--endpoint", endpoint, "--openclaw", command)
+    assert code == 2
+    assert "without a user or password" in said and "s3cret" not in said

@@ -50,6 +50,15 @@ export const HOOK_NAMES = Object.freeze([
  */
 export function createTracePlugin({ config, logger, fetch, now = Date.now, timers, importModule }) {
   const sender = new Sender({ config, fetch, now, logger });
+  // Called from hooks and from promises that must never reject: a gateway logger that
+  // throws is ignored rather than let into the gateway.
+  const say = (level, text) => {
+    try {
+      logger?.[level]?.(text);
+    } catch {
+      // nothing left to tell it with
+    }
+  };
   const counters = { handlerErrors: 0, diagnosticsVia: "not started" };
   let lastHandlerLogAtMs = -Infinity;
   let unsubscribe = () => {};
@@ -87,7 +96,7 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
         if (t - lastHandlerLogAtMs >= LOG_INTERVAL_MS) {
           lastHandlerLogAtMs = t;
           const so = `ignored, ${counters.handlerErrors} so far`;
-          logger?.warn?.(`openclaw-trace: ${name} handler failed (${so}): ${err?.stack ?? err}`);
+          say("warn", `openclaw-trace: ${name} handler failed (${so}): ${err?.stack ?? err}`);
         }
       }
       return undefined;
@@ -148,8 +157,8 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
     }
     unsubscribe = result.unsubscribe;
     counters.diagnosticsVia = result.via;
-    if (result.error) logger?.warn?.(`openclaw-trace: no diagnostic events (${result.error}); traces lack channel`);
-    else logger?.info?.(`openclaw-trace: diagnostic events via ${result.via}`);
+    if (result.error) say("warn", `openclaw-trace: no diagnostic events (${result.error}); traces lack channel`);
+    else say("info", `openclaw-trace: diagnostic events via ${result.via}`);
     return result.via;
   }
 
@@ -167,7 +176,7 @@ export function createTracePlugin({ config, logger, fetch, now = Date.now, timer
         runFailures.settleAll();
         return await sender.stop(timeoutMs);
       } catch (err) {
-        logger?.warn?.(`openclaw-trace: shutdown failed: ${err?.message ?? err}`);
+        say("warn", `openclaw-trace: shutdown failed: ${err?.message ?? err}`);
         return false;
       }
     })();

@@ -286,3 +286,25 @@ test("pending joins and a buffered event never keep the gateway process alive", 
   await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20000 });
   assert.ok(performance.now() - started < 15000);
 });
+
+test("a gateway logger that throws never reaches the gateway through a hook or a promise", async () => {
+  const config = resolveConfig({ endpoint: await deadEndpoint() });
+  const throwing = {
+    info() {
+      throw new Error("logger down");
+    },
+    warn() {
+      throw new Error("logger down");
+    },
+  };
+  const p = createTracePlugin({ config, logger: throwing, importModule: async () => ({}) });
+  const hostile = {
+    get runId() {
+      throw new Error("boom");
+    },
+  };
+  assert.equal(p.hooks.llm_input(hostile, {}), undefined); // the handler fails, then so does its warning
+  assert.equal(await p.startDiagnostics({}), "none"); // resolves, though it logs
+  assert.equal(p.stats().handlerErrors, 1);
+  await p.shutdown(100);
+});
