@@ -177,10 +177,10 @@ def test_under_sustained_writes_the_writer_finishes_each_pass_and_the_wal_restar
     assert checkpointer.finished_by_writer > 0
     # Without restarts the file would hold every frame: the 60 MB of text and its page
     # overhead, ~1.8× that. With them it is as big as the most that landed between two
-    # restarts, which on a loaded machine (a starved checkpointer) was seen at 48 MB:
-    # the bound only tells restarts from none.
+    # restarts, which on a loaded machine (a starved checkpointer) was seen at 48 MB and
+    # once at 62 MB: the bound only tells restarts from none, halfway between the two.
     text_bytes = batches * 50 * len(ROW[2])
-    assert os.path.getsize(db_path + "-wal") < text_bytes
+    assert os.path.getsize(db_path + "-wal") < 1.4 * text_bytes
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
 
