@@ -380,8 +380,8 @@ class ConfigError(ValueError):
     """
 
     def __init__(self, env_var: str, value: str, accepted: str, *, hidden: bool = False) -> None:
-        shown = f"(value hidden, {len(value)} characters)" if hidden else f"={value!r}"
-        super().__init__(f"invalid {env_var}{'' if not hidden else ' '}{shown}: {accepted}")
+        shown = f" (value hidden, {len(value)} characters)" if hidden else f"={value!r}"
+        super().__init__(f"invalid {env_var}{shown}: {accepted}")
         self.env_var = env_var
 
 
