@@ -188,7 +188,7 @@ class Daemon:
         if self.config.push_endpoint:
             components.append(PushScheduler.from_config(self.config, self.writer, self.stats, self.ctx))
         else:
-            log.warning("push is off: OCT_PUSH_ENDPOINT is not set, stored rows stay on this host")
+            log.info("push is off: OCT_PUSH_ENDPOINT is not set, stored rows stay on this host")
         return components
 
     @property
