@@ -97,7 +97,7 @@ def _serve(overrides: dict[str, str]) -> int:
     from openclaw_trace.daemon import Daemon
     from openclaw_trace.jsonlog import setup_logging
 
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_format)
     try:
         daemon = Daemon(config)
     except ConfigError as exc:

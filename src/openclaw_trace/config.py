@@ -120,7 +120,13 @@ SETTINGS: tuple[Setting, ...] = (
         "LOG_LEVEL",
         one_of("debug", "info", "warning", "error"),
         "info",
-        "Level of the JSON log lines written to stderr.",
+        "Level of the log lines written to stderr.",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        one_of("auto", "json", "text"),
+        "auto",
+        "Log lines as JSON objects or as short text lines; auto: text on a terminal, JSON anywhere else.",
     ),
     Setting(
         "MAX_TEXT_BYTES",
@@ -293,6 +299,7 @@ class Config:
     allow_open: bool = False
     db_path: str = dataclasses.field(default_factory=default_db_path)
     log_level: str = "info"
+    log_format: str = "auto"
     max_text_bytes: int = 16384
     scrub_secrets: bool = False
     max_body_bytes: int = 1024 * 1024
