@@ -10,16 +10,11 @@ exceeded (``cost --budget``).
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from typing import Any
 
-from openclaw_trace import __version__, cli_metrics, cli_push, cli_read, cli_setup
+from openclaw_trace import __version__, cli_metrics, cli_push, cli_read, cli_setup, cli_status
 from openclaw_trace.config import SETTINGS, ConfigError, default_db_path, load_config_or_say
 
 
@@ -74,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = {s.env_var: getattr(args, s.env_var) for s in SETTINGS if getattr(args, s.env_var) is not None}
         return _serve(overrides)
     if args.command == "status":
-        return _status(args.url, args.json)
+        config = load_config_or_say()
+        return 2 if config is None else cli_status.run(config, args.url, args.json)
     if args.command == "metrics":
         return cli_metrics.run(args)
     if args.command == "push":
@@ -127,69 +123,3 @@ def _mcp(db_path: str | None) -> int:
         print("openclaw-trace: the MCP server needs its extra: pip install 'openclaw-trace[mcp]'", file=sys.stderr)
         return 2
     return mcp_server.run(db_path)
-
-
-def _status(url: str | None, as_json: bool) -> int:
-    config = load_config_or_say()
-    if config is None:
-        return 2
-    if url is None:
-        host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
-        url = f"http://{host}:{config.port}"
-    request = urllib.request.Request(url.rstrip("/") + "/health")
-    if config.read_token:  # /health shows its paths and errors to a reader only
-        request.add_header("Authorization", f"Bearer {config.read_token}")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            report: dict[str, Any] = json.load(response)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        print(f"openclaw-trace: no daemon answering at {url}: {exc}", file=sys.stderr)
-        return 1
-    if as_json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(format_health(report))
-    return 0 if report.get("status") == "ok" else 1
-
-
-def _ago(ms: int) -> str:
-    seconds = max(0, ms) // 1000
-    if seconds < 120:
-        return f"{seconds} s ago"
-    if seconds < 7200:
-        return f"{seconds // 60} min ago"
-    if seconds < 172800:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} days ago"
-
-
-def format_feeds(feeds: dict[str, Any], uptime_s: float, now_ms: int) -> str:
-    """One line per feed: what it delivered since the daemon started, and when last."""
-    lines = [f"feeds (since the daemon started {_ago(int(uptime_s * 1000))}):"]
-    for feed, figures in feeds.items():
-        events, last_at_ms = figures.get("events", 0), figures.get("last_at_ms")
-        said = "nothing" if not events else f"{events:,} events, the last {_ago(now_ms - int(last_at_ms or now_ms))}"
-        lines.append(f"  {feed:<7} {said}")
-    return "\n".join(lines)
-
-
-def format_health(report: dict[str, Any]) -> str:
-    """The feeds first, then the /health report as aligned ``name  value`` lines, nested values flattened."""
-    head = ""
-    feeds = report.get("feeds")
-    if isinstance(feeds, dict):
-        now_ms = time.time_ns() // 1_000_000
-        head = format_feeds(feeds, float(report.get("uptime_seconds") or 0), now_ms) + "\n\n"
-        report = {key: value for key, value in report.items() if key != "feeds"}
-    rows: list[tuple[str, str]] = []
-
-    def add(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                add(f"{prefix}.{key}" if prefix else str(key), inner)
-        else:
-            rows.append((prefix, "-" if value is None else str(value)))
-
-    add("", report)
-    width = max(len(name) for name, _ in rows)
-    return head + "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
