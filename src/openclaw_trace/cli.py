@@ -43,8 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for setting in SETTINGS:
+        # --db as every other command spells it, beside the setting's own --db-path.
+        flags = (setting.flag, "--db") if setting.name == "DB_PATH" else (setting.flag,)
         serve.add_argument(
-            setting.flag,
+            *flags,
             dest=setting.env_var,
             metavar="VALUE",
             help=f"{setting.help} [{setting.env_var}]".replace("%", "%%"),  # argparse formats help with %
