@@ -31,10 +31,14 @@ class Process:
     """``python -m openclaw_trace serve`` with its JSON log in a file."""
 
     def __init__(
-        self, tmp_path: Path, env: dict[str, str] | None = None, preexec: Callable[[], None] | None = None
+        self,
+        tmp_path: Path,
+        env: dict[str, str] | None = None,
+        preexec: Callable[[], None] | None = None,
+        name: str = "daemon",
     ) -> None:
-        self.db_path = str(tmp_path / "proc.db")
-        self.log_path = tmp_path / "daemon.log"
+        self.db_path = str(tmp_path / "proc.db")  # the same for every daemon of a test
+        self.log_path = tmp_path / f"{name}.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("OCT_")}
         full_env.update({"OCT_PORT": "0", "OCT_DB_PATH": self.db_path, **(env or {})})
         self.writer = full_env.get("OCT_WRITER", "thread")
@@ -248,10 +252,11 @@ def test_bad_setting_exits_2_with_one_line(env: dict[str, str], needle: str) -> 
     assert needle in lines[0]
 
 
-def test_bad_flag_value_exits_2(tmp_path: Path) -> None:
+def test_bad_flag_value_exits_2_naming_the_flag(tmp_path: Path) -> None:
     result = run_cli("serve", "--port", "nope", env={"OCT_DB_PATH": str(tmp_path / "x.db")})
     assert result.returncode == 2
-    assert "OCT_PORT='nope'" in result.stderr
+    assert "--port='nope'" in result.stderr
+    assert "OCT_PORT" not in result.stderr  # the user typed the flag, not the variable
 
 
 def test_port_in_use_exits_1_with_one_line(tmp_path: Path) -> None:
@@ -348,3 +353,77 @@ def test_the_writers_checkpoint_pass_is_skipped_when_the_queue_grew_deep_meanwhi
     writes.insert_rows(conn, "trace", [(f"id2-{i}", i, *row) for i in range(50)])
     assert passive_if_still_due(shallow, 2048, conn) is not None
     conn.close()
+
+
+# -- one daemon per database ------------------------------------------------
+
+
+def test_a_second_daemon_on_the_same_database_exits_1_naming_the_file_and_the_holder(
+    process: Process, tmp_path: Path
+) -> None:
+    process.wait_started()
+    refused = run_cli("serve", env={"OCT_DB_PATH": process.db_path, "OCT_PORT": "0", "OCT_WRITER": process.writer})
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line == (
+        f"openclaw-trace: {process.db_path} is in use by another openclaw-trace daemon (pid {process.proc.pid});"
+        " stop it, or choose another database with OCT_DB_PATH or --db"
+    )
+    # The first one goes on undisturbed (with a writer process: its child closing its copy
+    # of the lock's descriptor did not unlock it), and its clean stop frees the database.
+    client = Client(process.port)
+    assert client.post("/v1/errors", {"error_type": "crash", "message": "still here"})[0] == 202
+    client.close()
+    assert process.stop() == 0
+    assert len(rows(process.db_path, "SELECT id FROM error_events")) == 1
+    following = Process(tmp_path, {"OCT_WRITER": process.writer}, name="following")
+    try:
+        following.wait_started()
+        assert following.stop() == 0
+    finally:
+        following.close()
+
+
+def test_after_kill_9_the_next_daemon_starts_on_the_same_database(process: Process, tmp_path: Path) -> None:
+    process.wait_started()
+    children = child_pids(process.proc.pid)
+    process.proc.kill()
+    process.proc.wait(10)
+    # Started at once, while a writer process may still finish its batch: the lock died
+    # with the daemon, and the child never held it.
+    following = Process(tmp_path, {"OCT_WRITER": process.writer}, name="after-kill")
+    try:
+        following.wait_started()
+        client = Client(following.port)
+        assert client.health()["status"] == "ok"
+        client.close()
+        assert following.stop() == 0
+    finally:
+        following.close()
+    deadline = time.monotonic() + 20
+    while any(running(pid) for pid in children):
+        assert time.monotonic() < deadline, f"writer process {children} outlived the daemon"
+        time.sleep(0.02)
+
+
+def test_read_commands_work_beside_a_running_daemon(process: Process) -> None:
+    process.wait_started()
+    client = Client(process.port)
+    assert client.post("/v1/traces", {"provider": "p", "model": "beside-the-daemon"})[0] == 202
+    assert client.post("/v1/errors", {"error_type": "crash", "message": "seen beside"})[0] == 202
+    deadline = time.monotonic() + 20
+    while client.health()["events_written"] < 2:
+        assert time.monotonic() < deadline, "events not written"
+        time.sleep(0.02)
+    client.close()
+    env = {"OCT_DB_PATH": process.db_path}
+    traces = run_cli("traces", "--json", env=env)
+    assert traces.returncode == 0, traces.stderr
+    assert "beside-the-daemon" in traces.stdout
+    errors = run_cli("errors", "--json", env=env)
+    assert errors.returncode == 0, errors.stderr
+    assert "seen beside" in errors.stdout
+    for command in (["summary"], ["push", "--status"], ["metrics"], ["books"]):
+        result = run_cli(*command, env=env)
+        assert result.returncode == 0, (command, result.stderr)
+    assert process.stop() == 0

@@ -10,9 +10,9 @@ exceeded (``cost --budget``).
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from openclaw_trace import __version__, cli_metrics, cli_push, cli_read, cli_setup, cli_status
 from openclaw_trace.config import SETTINGS, ConfigError, default_db_path, load_config_or_say
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve.add_argument(
             *flags,
             dest=setting.env_var,
+            action=_SettingFlag,
             metavar="VALUE",
             help=f"{setting.help} [{setting.env_var}]".replace("%", "%%"),  # argparse formats help with %
         )
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         overrides = {s.env_var: getattr(args, s.env_var) for s in SETTINGS if getattr(args, s.env_var) is not None}
-        return _serve(overrides)
+        return _serve(overrides, getattr(args, _TYPED_FLAGS, {}))
     if args.command == "status":
         config = load_config_or_say()
         return 2 if config is None else cli_status.run(config, args.url, args.json)
@@ -87,12 +88,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def _serve(overrides: dict[str, str]) -> int:
+# Where ``_SettingFlag`` notes which spelling of each setting's flag was typed.
+_TYPED_FLAGS = "typed_flags"
+
+
+class _SettingFlag(argparse.Action):
+    """Stores a ``serve`` flag's value, and notes the flag as typed, so that an error can name it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        typed: dict[str, str] = vars(namespace).setdefault(_TYPED_FLAGS, {})
+        typed[self.dest] = option_string or self.option_strings[0]
+
+
+def check_flag_values(overrides: Mapping[str, str], typed_flags: Mapping[str, str]) -> None:
+    """Raise ``ConfigError`` naming the flag as typed (``--port``) for the first value its setting refuses.
+
+    Checked before ``load_config``, which knows the value only by its variable
+    (``OCT_PORT``): a user who typed ``--port abc`` looks for ``--port``.
+    """
+    for setting in SETTINGS:
+        raw = overrides.get(setting.env_var)
+        if raw is None:
+            continue
+        try:
+            setting.parse(raw)
+        except ValueError as exc:
+            flag = typed_flags.get(setting.env_var, setting.flag)
+            raise ConfigError(flag, raw, str(exc), hidden=setting.secret) from None
+
+
+def _serve(overrides: dict[str, str], typed_flags: Mapping[str, str]) -> int:
+    try:
+        check_flag_values(overrides, typed_flags)
+    except ConfigError as exc:
+        print(f"openclaw-trace: {exc}", file=sys.stderr)
+        return 2
     config = load_config_or_say(overrides)
     if config is None:
         return 2
     # Imported here so that `status` and `--help` stay quick and light.
-    from openclaw_trace.daemon import Daemon
+    from openclaw_trace.daemon import Daemon, StartError
     from openclaw_trace.jsonlog import setup_logging
 
     setup_logging(config.log_level, config.log_format)
@@ -101,14 +143,8 @@ def _serve(overrides: dict[str, str]) -> int:
     except ConfigError as exc:
         print(f"openclaw-trace: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(
-            f"openclaw-trace: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
-        return 1
-    except (sqlite3.Error, RuntimeError) as exc:
-        print(f"openclaw-trace: cannot use database {config.db_path}: {exc}", file=sys.stderr)
+    except StartError as exc:  # the database or the port, each error said about what failed
+        print(f"openclaw-trace: {exc}", file=sys.stderr)
         return 1
     return daemon.run()
 

@@ -39,13 +39,14 @@ from openclaw_trace.otlp.decoder import OtlpDecoder
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.pipeline.writer import BatchWriter, Writer, WriterStopped
 from openclaw_trace.pipeline.writer_process import WriterProcess
-from openclaw_trace.pricing import load_prices
+from openclaw_trace.pricing import PriceTable, load_prices
 from openclaw_trace.push.scheduler import PushScheduler
 from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema, writes
 from openclaw_trace.storage.books_job import BooksJob
 from openclaw_trace.storage.checkpointer import WalCheckpointer, writer_pass_due
 from openclaw_trace.storage.connection import open_write_connection
+from openclaw_trace.storage.lock import DatabaseInUse, DatabaseLock, LockFileError
 from openclaw_trace.storage.upkeep import StorageUpkeep
 
 log = logging.getLogger("openclaw_trace.daemon")
@@ -82,6 +83,60 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class StartError(Exception):
+    """The daemon cannot start for a reason outside its settings (its database, its port).
+
+    ``str()`` is the one line to print; it names what failed and the path or address.
+    """
+
+
+def path_problem(db_path: str, exc: OSError) -> str:
+    """What an ``OSError`` met while preparing the database says, told by the file it happened to."""
+    reason = exc.strerror or str(exc)
+    where = None if exc.filename is None else str(exc.filename)
+    if where is None or where == db_path:
+        return reason
+    if isinstance(exc, FileExistsError):  # mkdir met a file where a directory must be
+        return f"{where} is not a directory"
+    return f"cannot create the directory {where}: {reason}"
+
+
+def lock_database(config: Config) -> DatabaseLock:
+    """The database's lock, or ``StartError`` naming the daemon that holds it or what stopped us."""
+    try:
+        return DatabaseLock.acquire(config.db_path)
+    except DatabaseInUse as exc:
+        raise StartError(f"{exc}; stop it, or choose another database with OCT_DB_PATH or --db") from None
+    except LockFileError as exc:
+        raise StartError(f"cannot use database {config.db_path}: {exc}") from None
+    except OSError as exc:  # its directory
+        raise StartError(f"cannot use database {config.db_path}: {path_problem(config.db_path, exc)}") from None
+
+
+def open_database(db_path: str) -> sqlite3.Connection:
+    """The write connection with the schema migrated, or ``StartError`` saying what is wrong with the file."""
+    try:
+        conn = open_write_connection(db_path)
+    except OSError as exc:
+        raise StartError(f"cannot use database {db_path}: {path_problem(db_path, exc)}") from None
+    except sqlite3.Error as exc:
+        raise StartError(f"cannot use database {db_path}: {exc}") from None
+    try:
+        schema.migrate(conn)
+    except (sqlite3.Error, RuntimeError) as exc:  # RuntimeError: written by a newer version
+        conn.close()
+        raise StartError(f"cannot use database {db_path}: {exc}") from None
+    return conn
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """``bind_socket``, or ``StartError`` naming the address (port in use, not ours to take)."""
+    try:
+        return bind_socket(host, port)
+    except OSError as exc:
+        raise StartError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 class Daemon:
     """One running openclaw-trace. ``run()`` for the CLI; ``start()``/``stop()`` for tests."""
 
@@ -96,13 +151,29 @@ class Daemon:
             prices = load_prices(config.prices_file)
         except ValueError as exc:
             raise ConfigError("OCT_PRICES_FILE", config.prices_file, str(exc)) from None
-        conn = open_write_connection(config.db_path)
+        # Before anything opens the database, so that a second daemon never
+        # touches it (not even a close, which would drop the first one's SQLite locks).
+        lock = lock_database(config)
+        conn: sqlite3.Connection | None = None
+        sock: socket.socket | None = None
         try:
-            schema.migrate(conn)
-            self._sock = bind_socket(config.host, config.port)
+            conn = open_database(config.db_path)
+            # Bound now, so that a busy port fails before anything runs.
+            sock = listen(config.host, config.port)
+            self._assemble(config, lock, conn, sock, prices)
         except BaseException:
-            conn.close()
+            for held in (sock, conn):
+                if held is not None:
+                    held.close()
+            lock.release()
             raise
+
+    def _assemble(
+        self, config: Config, lock: DatabaseLock, conn: sqlite3.Connection, sock: socket.socket, prices: PriceTable
+    ) -> None:
+        """Build the parts around the locked database and the bound socket (nothing starts here)."""
+        self._db_lock = lock
+        self._sock = sock
         self.writer: Writer
         # The write connection, while this process holds it (thread mode; the final checkpoint).
         self._conn: sqlite3.Connection | None
@@ -360,6 +431,16 @@ class Daemon:
             self._closed = True
             if self._stop_deadline is None:
                 self._stop_deadline = time.monotonic() + self.config.shutdown_timeout
+        try:
+            self._close_parts()
+        finally:
+            # Last, once the database is closed, so that the next daemon finds it free. (A
+            # writer past the deadline may still write until this process exits; SQLite's
+            # own locks keep that safe beside a newcomer.)
+            self._db_lock.release()
+
+    def _close_parts(self) -> None:
+        """Drain, stop every part, checkpoint and close; once, from ``_shutdown``."""
         self._sock.close()
         if self._drain_thread is not None:
             self._drain_thread.join(self._remaining_s())
