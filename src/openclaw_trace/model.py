@@ -10,6 +10,8 @@ to us (recursion depth) into ``BadEvent``.
 from __future__ import annotations
 
 import dataclasses
+import re
+import typing
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -133,10 +135,34 @@ def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
     return _encoder.encode(metadata).decode("utf-8")
 
 
-def _bad_event(exc: Exception, body: bytes) -> BadEvent:
+def accepted_values(struct: type[msgspec.Struct]) -> dict[str, tuple[str, ...]]:
+    """Each field of ``struct`` that takes one of a fixed set of strings, with that set in declared order."""
+    found: dict[str, tuple[str, ...]] = {}
+    for name, hint in typing.get_type_hints(struct).items():
+        for option in (hint, *typing.get_args(hint)):  # Literal[...], or Literal[...] | None
+            if typing.get_origin(option) is Literal:
+                found[name] = tuple(str(value) for value in typing.get_args(option))
+    return found
+
+
+# The field a msgspec message is about: "... - at `$[1].error_type`", or "missing required field `error_type`".
+_FIELD_IN_MESSAGE = re.compile(r"(?:at `\$[^`]*\.(\w+)`$|missing required field `(\w+)`)")
+
+
+def _validation_message(exc: msgspec.ValidationError, accepted: dict[str, tuple[str, ...]]) -> str:
+    """msgspec's message (it names the field's path), with the accepted values when the field has a fixed set."""
+    message = str(exc)
+    match = _FIELD_IN_MESSAGE.search(message)
+    values = accepted.get(match.group(1) or match.group(2)) if match else None
+    if values is None:
+        return message
+    return f"{message} (accepted: {', '.join(values)})"
+
+
+def _bad_event(exc: Exception, body: bytes, accepted: dict[str, tuple[str, ...]]) -> BadEvent:
     """What a body that failed to decode gets as its 400 message."""
     if isinstance(exc, msgspec.ValidationError):
-        return BadEvent(str(exc))
+        return BadEvent(_validation_message(exc, accepted))
     if isinstance(exc, UnicodeDecodeError):
         return BadEvent(f"invalid JSON: not UTF-8 at byte {exc.start}")
     if isinstance(exc, RecursionError):
@@ -146,6 +172,10 @@ def _bad_event(exc: Exception, body: bytes) -> BadEvent:
         return BadEvent("empty body: expected a JSON object or an array of objects")
     return BadEvent(f"invalid JSON: {exc}")
 
+
+# Named in a 400 about one of these fields, so that a client need not guess ("error_type": "oops").
+_TRACE_ACCEPTED = accepted_values(TraceIn)
+_ERROR_ACCEPTED = accepted_values(ErrorIn)
 
 # What decoding a body can raise (ValidationError is a DecodeError); each becomes a BadEvent.
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
@@ -226,7 +256,7 @@ def decode_traces(body: bytes, received_at_ms: int, limits: EventLimits) -> list
     try:  # here, not in a shared helper: one Python call fewer per request
         decoded: TraceIn | list[TraceIn] = _trace_decoder.decode(body)
     except _DECODE_ERRORS as exc:
-        raise _bad_event(exc, body) from None
+        raise _bad_event(exc, body, _TRACE_ACCEPTED) from None
     if isinstance(decoded, TraceIn):  # one object: the common case, no comprehension
         return [trace_envelope(decoded, received_at_ms, limits)]
     return [trace_envelope(event, received_at_ms, limits) for event in decoded]
@@ -237,7 +267,7 @@ def decode_errors(body: bytes, received_at_ms: int, limits: EventLimits) -> list
     try:
         decoded: ErrorIn | list[ErrorIn] = _error_decoder.decode(body)
     except _DECODE_ERRORS as exc:
-        raise _bad_event(exc, body) from None
+        raise _bad_event(exc, body, _ERROR_ACCEPTED) from None
     if isinstance(decoded, ErrorIn):
         return [error_envelope(decoded, received_at_ms, limits)]
     return [error_envelope(event, received_at_ms, limits) for event in decoded]
