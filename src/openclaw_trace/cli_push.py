@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from openclaw_trace.config import Config, load_config_or_say
+from openclaw_trace.config_types import endpoint_label
 
 STATUS_COLUMNS = ("started_at", "status", "events", "batches", "bytes", "duration_ms", "http_status", "error")
 
@@ -119,6 +120,8 @@ def _once(config: Config, timeout_s: float, as_json: bool) -> int:
             writer.stop(10)
     finally:
         conn.close()
+    # Every request's bytes count, answered or not: none means the endpoint was never contacted.
+    contacted = report.bytes > 0 or report.http_status is not None
     summary = {
         "status": report.status,
         "events": report.events,
@@ -127,9 +130,14 @@ def _once(config: Config, timeout_s: float, as_json: bool) -> int:
         "duration_ms": report.duration_ms,
         "http_status": report.http_status,
         "error": report.error,
+        "contacted": contacted,
     }
     if as_json:
         print(json.dumps(summary, indent=2))
+    elif not contacted and report.status == "ok":
+        # "status ok" here would claim a push that never happened (and an endpoint that may be down).
+        endpoint = endpoint_label(config.push_endpoint)
+        print(f"nothing to push: no stored row waits to be pushed; {endpoint} was not contacted")
     else:
         width = max(len(k) for k in summary)
         print("\n".join(f"{k:<{width}}  {'-' if v is None else v}" for k, v in summary.items()))
