@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from openclaw_trace.daemon import passive_if_still_due
+from openclaw_trace.config import Config
+from openclaw_trace.daemon import Daemon, StartError, passive_if_still_due
 from openclaw_trace.model import Envelope
 from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.stats import Stats
@@ -427,3 +428,15 @@ def test_read_commands_work_beside_a_running_daemon(process: Process) -> None:
         result = run_cli(*command, env=env)
         assert result.returncode == 0, (command, result.stderr)
     assert process.stop() == 0
+
+
+def test_a_daemon_that_cannot_listen_leaves_the_database_unlocked(
+    db_path: str, make_daemon: Callable[..., Daemon]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(StartError, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
+            Daemon(Config(host="127.0.0.1", port=port, db_path=db_path))
+    make_daemon()  # the lock it took went with its failed start
