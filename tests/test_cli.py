@@ -15,6 +15,7 @@ from openclaw_trace.cli import build_parser
         ["summary", "--db", "/x/a.db"],
         ["metrics", "--db", "/x/a.db"],
         ["mcp", "--db", "/x/a.db"],
+        ["push", "--status", "--db", "/x/a.db"],
     ],
 )
 def test_every_command_that_opens_the_database_takes_db(argv: list[str]) -> None:

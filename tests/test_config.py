@@ -54,6 +54,13 @@ def test_bad_values_are_refused_with_one_line(env: dict[str, str], needle: str) 
     assert "\n" not in message
 
 
+def test_an_unknown_setting_without_a_close_name_lists_the_known_ones() -> None:
+    with pytest.raises(
+        ConfigError, match=r"invalid OCT_ZZZZZZZ \(value hidden, 1 character\): unknown setting; known: OCT_HOST"
+    ):
+        load_config({"OCT_ZZZZZZZ": "1"})
+
+
 def test_other_variables_are_ignored() -> None:
     assert load_config({"PATH": "/bin", "OCTOPUS": "1"}).port == 9090
 

@@ -213,8 +213,8 @@ def test_status_command_reads_health(process: Process) -> None:
         [sys.executable, "-m", "openclaw_trace", "status", "--url", url], capture_output=True, text=True
     )
     assert text.returncode == 0, text.stderr
-    assert "status" in text.stdout
-    assert "events_received" in text.stdout
+    assert text.stdout.startswith("openclaw-trace ") and ": ok, up " in text.stdout.splitlines()[0]
+    assert "0 received, 0 written, 0 dropped" in text.stdout
     raw = subprocess.run(
         [sys.executable, "-m", "openclaw_trace", "status", "--url", url, "--json"],
         capture_output=True,

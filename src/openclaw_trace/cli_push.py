@@ -32,10 +32,11 @@ def add_parser(commands: Any) -> None:
     push.add_argument("--json", action="store_true", help="print JSON")
     push.add_argument("--limit", type=int, default=20, help="cycles shown by --status (default 20)")
     push.add_argument("--timeout", type=float, default=60.0, help="seconds --once may take (default 60)")
+    push.add_argument("--db", help="database file (default: OCT_DB_PATH, else the per-user default)")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config_or_say()
+    config = load_config_or_say({"OCT_DB_PATH": args.db} if args.db else None)
     if config is None:
         return 2
     if not os.path.exists(config.db_path):

@@ -387,7 +387,7 @@ class ConfigError(ValueError):
     """
 
     def __init__(self, env_var: str, value: str, accepted: str, *, hidden: bool = False) -> None:
-        shown = f" (value hidden, {len(value)} characters)" if hidden else f"={value!r}"
+        shown = f" (value hidden, {len(value)} character{'s' if len(value) != 1 else ''})" if hidden else f"={value!r}"
         super().__init__(f"invalid {env_var}{shown}: {accepted}")
         self.env_var = env_var
 
@@ -417,8 +417,9 @@ def load_config(env: Mapping[str, str], overrides: Mapping[str, str] | None = No
     if unknown:
         # A typo such as OCT_PROT would otherwise be ignored without a word.
         close = difflib.get_close_matches(unknown[0], names, n=1)
-        hint = f"did you mean {close[0]}? " if close else ""
-        accepted = f"unknown setting; {hint}known: {', '.join(names)}"
+        accepted = (
+            f"unknown setting; did you mean {close[0]}?" if close else f"unknown setting; known: {', '.join(names)}"
+        )
         raise ConfigError(unknown[0], merged[unknown[0]], accepted, hidden=True)
     return Config(**values)  # type: ignore[arg-type]
 
