@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from openclaw_trace.lifecycle import (
+    RESERVED_AFTER,
     PeriodicPart,
+    StopBudget,
     ThreadedPart,
     freeze_startup_objects,
     raise_open_files_limit,
@@ -145,3 +147,22 @@ def test_a_periodic_part_counts_a_failing_tick_and_tries_again_next_interval() -
     health = part.loop_health()
     assert (health["failures"], health["last_error"], health["alive"]) == (2, "RuntimeError: tick 2 broke", False)
     assert stats.snapshot().counters["flaky.failures"] == 2
+
+
+def test_a_stop_budget_hands_each_step_what_is_left_but_what_later_steps_keep() -> None:
+    budget = StopBudget(15.0)
+    assert budget.remaining_s() == 15.0 and budget.elapsed_s() == 0.0  # not started: the whole deadline
+    assert budget.begin() and not budget.begin()  # one clock, started once
+    drain = budget.for_step("drain", also_reserved_s=4.0)
+    assert 15.0 - RESERVED_AFTER["drain"] - 4.0 - 1.0 < drain <= 15.0 - RESERVED_AFTER["drain"] - 4.0
+    # Each later step keeps back less: what it gets never shrinks along the stop's order.
+    steps = [budget.for_step(step) for step in ("drain", "parts_after_drain", "writer", "checkpointer")]
+    assert steps == sorted(steps)
+    assert budget.share(1 / 3) <= budget.remaining_s() / 3 + StopBudget.FLOOR_S
+
+
+def test_a_spent_stop_budget_still_lets_each_step_try_once() -> None:
+    budget = StopBudget(0.0)
+    budget.begin()
+    assert budget.remaining_s() == 0.0
+    assert budget.for_step("writer") == budget.share(1 / 3) == StopBudget.FLOOR_S

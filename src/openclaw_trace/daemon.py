@@ -33,7 +33,13 @@ from openclaw_trace.api.server import HttpServer, server_config
 from openclaw_trace.collectors.system import SystemCollector
 from openclaw_trace.config import Config, ConfigError, refuse_an_open_bind
 from openclaw_trace.config_types import user_uid
-from openclaw_trace.lifecycle import Component, freeze_startup_objects, named_target, raise_open_files_limit
+from openclaw_trace.lifecycle import (
+    Component,
+    StopBudget,
+    freeze_startup_objects,
+    named_target,
+    raise_open_files_limit,
+)
 from openclaw_trace.model import EventLimits
 from openclaw_trace.otlp.decoder import OtlpDecoder
 from openclaw_trace.pipeline.queue import IngestQueue
@@ -212,8 +218,7 @@ class Daemon:
         self.ctx.components.extend(self.components)
         self._http_thread: threading.Thread | None = None
         self._stop_lock = threading.Lock()
-        self._stop_deadline: float | None = None
-        self._stop_started = 0.0
+        self._stop_budget = StopBudget(config.shutdown_timeout)
         self._drain_thread: threading.Thread | None = None
         self._queued_at_close = 0
         self._closed = False
@@ -298,7 +303,7 @@ class Daemon:
         """Stop gracefully (idempotent); returns the exit code ``run`` would give."""
         self.request_stop()
         if self._http_thread is not None:
-            self._http_thread.join(self._remaining_s())
+            self._http_thread.join(self._stop_budget.remaining_s())
         self._shutdown()
         return self.exit_code
 
@@ -309,10 +314,8 @@ class Daemon:
         answering; HTTP is told to stop once the queue is drained.
         """
         with self._stop_lock:
-            if self._stop_deadline is not None:
+            if not self._stop_budget.begin():
                 return
-            self._stop_started = time.monotonic()
-            self._stop_deadline = self._stop_started + self.config.shutdown_timeout
             log.info("stopping", extra={"fields": {"deadline_s": self.config.shutdown_timeout}})
             self._drain_thread = threading.Thread(
                 target=named_target(self._drain_then_stop_http, "oct-stop"), name="oct-stop", daemon=True
@@ -324,11 +327,11 @@ class Daemon:
         try:
             for component in self.components:
                 if not component.stop_after_drain:
-                    self._stop_component(component, max(0.1, self._remaining_s() / 3))
+                    self._stop_component(component, self._stop_budget.share(1 / 3))
             self._queued_at_close = self.queue.depth()
             self.queue.close()
-            # Leave HTTP its grace for in-flight requests, and a moment for the rest.
-            self.writer.flush(max(0.1, self._remaining_s() - self._http_grace_s - 2.0))
+            # HTTP's grace for in-flight requests is kept back too.
+            self.writer.flush(self._stop_budget.for_step("drain", also_reserved_s=self._http_grace_s))
         except Exception:  # a stop must go on whatever a part did
             log.exception("draining the queue failed")
         finally:
@@ -371,7 +374,7 @@ class Daemon:
             self._conn = None
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self._stop_deadline is not None:
+        if self._stop_budget.started_at is not None:
             log.warning("already stopping; signal %s ignored", signal.Signals(signum).name)
             return
         self.request_stop()
@@ -410,11 +413,6 @@ class Daemon:
             if self.ctx.otlp_decoder is not None:  # on the loop it lives on, once no request awaits it
                 await self.ctx.otlp_decoder.stop()
 
-    def _remaining_s(self) -> float:
-        if self._stop_deadline is None:
-            return self.config.shutdown_timeout
-        return max(0.0, self._stop_deadline - time.monotonic())
-
     # -- stopping ----------------------------------------------------------
 
     def _stop_component(self, component: Component, timeout_s: float) -> None:
@@ -429,8 +427,7 @@ class Daemon:
             if self._closed:
                 return
             self._closed = True
-            if self._stop_deadline is None:
-                self._stop_deadline = time.monotonic() + self.config.shutdown_timeout
+            self._stop_budget.begin()  # HTTP ended on its own (it failed): the clock starts now
         try:
             self._close_parts()
         finally:
@@ -443,19 +440,17 @@ class Daemon:
         """Drain, stop every part, checkpoint and close; once, from ``_shutdown``."""
         self._sock.close()
         if self._drain_thread is not None:
-            self._drain_thread.join(self._remaining_s())
+            self._drain_thread.join(self._stop_budget.remaining_s())
         else:  # HTTP ended without a stop request (it failed): drain here
-            self._stop_started = time.monotonic()
             self._drain_then_stop_http()
         queued = self._queued_at_close
         for component in self.components:
             if component.stop_after_drain:
-                self._stop_component(component, max(0.1, self._remaining_s() - 1.0))
-        # Leave a moment of the deadline for the checkpoint and close.
+                self._stop_component(component, self._stop_budget.for_step("parts_after_drain"))
         if self.ctx.reads is not None:
             self.ctx.reads.close()  # HTTP has stopped: no read is waiting for it
-        drained = self.writer.stop(max(0.1, self._remaining_s() - 0.5))
-        self.checkpointer.stop(max(0.1, self._remaining_s() - 0.2))
+        drained = self.writer.stop(self._stop_budget.for_step("writer"))
+        self.checkpointer.stop(self._stop_budget.for_step("checkpointer"))
         lost = self.queue.depth()
         if drained:
             self._final_checkpoint()
@@ -472,7 +467,7 @@ class Daemon:
             extra={
                 "fields": {
                     "drained_events": queued - lost,
-                    "stop_duration_s": round(time.monotonic() - self._stop_started, 3),
+                    "stop_duration_s": round(self._stop_budget.elapsed_s(), 3),
                     "events_received": snapshot.events_received,
                     "events_written": snapshot.events_written,
                     "events_dropped": snapshot.events_dropped + lost,

@@ -8,8 +8,9 @@ import logging
 import resource
 import sys
 import threading
+import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 _PR_SET_NAME = 15  # prctl option, <linux/prctl.h>
 _OS_NAME_MAX_BYTES = 15  # the kernel keeps 16 bytes with the NUL
@@ -181,3 +182,52 @@ class PeriodicPart(ThreadedPart):
                     self._last_error = f"{type(exc).__name__}: {exc}"
                 self._counts.count(f"{self.name}.failures")
                 self.logger.exception(self.failure_message)
+
+
+StopStep = Literal["drain", "parts_after_drain", "writer", "checkpointer"]
+# What the steps that follow each one keep back of the stop deadline, in seconds.
+RESERVED_AFTER: dict[StopStep, float] = {
+    "drain": 2.0,  # the parts that stop after the drain, the writer, the checkpoints
+    "parts_after_drain": 1.0,  # the writer's stop, the checkpointer, the final checkpoint
+    "writer": 0.5,  # the checkpointer's stop and the final checkpoint
+    "checkpointer": 0.2,  # the final checkpoint and the close
+}
+
+
+class StopBudget:
+    """One deadline for a graceful stop (``OCT_SHUTDOWN_TIMEOUT``), handed out step by step.
+
+    Each step of the stop gets what is left of the deadline but what the
+    steps after it keep back (``RESERVED_AFTER``), and never less than
+    ``FLOOR_S``: so a slow drain cannot eat the final checkpoint's time,
+    and a deadline already past still lets each part try once.
+    """
+
+    FLOOR_S = 0.1
+
+    def __init__(self, total_s: float) -> None:
+        self.total_s = total_s
+        self.started_at: float | None = None  # time.monotonic() when the stop began
+
+    def begin(self) -> bool:
+        """Start the clock; False when it had started already."""
+        if self.started_at is not None:
+            return False
+        self.started_at = time.monotonic()
+        return True
+
+    def remaining_s(self) -> float:
+        if self.started_at is None:
+            return self.total_s
+        return max(0.0, self.started_at + self.total_s - time.monotonic())
+
+    def for_step(self, step: StopStep, also_reserved_s: float = 0.0) -> float:
+        """What ``step`` may take: what is left, less what the later steps (and ``also_reserved_s``) keep back."""
+        return max(self.FLOOR_S, self.remaining_s() - RESERVED_AFTER[step] - also_reserved_s)
+
+    def share(self, fraction: float) -> float:
+        """A ``fraction`` of what is left (the producers, stopped first, get a third)."""
+        return max(self.FLOOR_S, self.remaining_s() * fraction)
+
+    def elapsed_s(self) -> float:
+        return 0.0 if self.started_at is None else time.monotonic() - self.started_at
