@@ -5,7 +5,8 @@ quiet host from a host that lost events. The window starts where the last
 acknowledged ledger ended: a ledger the receiver never acknowledged is
 carried again (grown) by the next push, so every count reaches the
 receiver once per acknowledged request, never zero times while pushes
-succeed. Pure: snapshots in, numbers out.
+succeed. ``ledger_between`` and ``advance`` are pure: snapshots in, numbers
+out; ``LedgerWindow`` keeps where the open window starts.
 """
 
 from __future__ import annotations
@@ -92,3 +93,27 @@ def advance(base: StatsSnapshot | None, ledger: Ledger) -> StatsSnapshot:
         counters={},
         feeds={},
     )
+
+
+class LedgerWindow:
+    """The open window of the loss ledger: from the end of the last acknowledged ledger to now.
+
+    Not thread-safe: the push thread (or the ``push --once`` caller) alone
+    uses it. Nothing is lost by a ledger that is never acknowledged: the
+    window stays open and the next ledger carries its counts again.
+    """
+
+    def __init__(self, since_ms: int) -> None:
+        self._base: StatsSnapshot | None = None  # the counts the acknowledged windows added up to
+        self._since_ms = since_ms
+
+    def ledger(self, now: StatsSnapshot, until_ms: int) -> Ledger:
+        """The counts of ``now`` since the window opened."""
+        return ledger_between(self._base, now, self._since_ms, until_ms)
+
+    def acknowledged(self, ledger: Ledger) -> None:
+        """``ledger`` reached the receiver: the next window starts where it ended."""
+        # The base is rebuilt from the ledger's own counts, not from a snapshot taken now:
+        # what was counted after the ledger was made belongs to the next window.
+        self._base = advance(self._base, ledger)
+        self._since_ms = ledger.until_ms

@@ -53,10 +53,10 @@ from openclaw_trace.push.batches import Encoder, Request, Sized, halves, iter_un
 from openclaw_trace.push.breaker import CircuitBreaker
 from openclaw_trace.push.client import Outcome, PushClient, SendResult, retry_wait_s
 from openclaw_trace.push.cycle import CycleReport
-from openclaw_trace.push.ledger import Ledger, advance, ledger_between
+from openclaw_trace.push.ledger import Ledger, LedgerWindow
 from openclaw_trace.push.native import NativeEncoder
 from openclaw_trace.push.otlp import OtlpEncoder
-from openclaw_trace.stats import Stats, StatsSnapshot
+from openclaw_trace.stats import Stats
 from openclaw_trace.storage import schema, writes
 from openclaw_trace.storage.connection import open_read_connection
 
@@ -134,8 +134,7 @@ class PushScheduler:
         self._not_before = 0.0  # a Retry-After that outlived its cycle
         self._last: CycleReport | None = None
         self._totals = {"cycles": 0, "rows_pushed": 0, "rows_rejected": 0, "bytes_sent": 0}
-        self._ledger_base: StatsSnapshot | None = None
-        self._ledger_since_ms = _now_ms()
+        self._ledger_window = LedgerWindow(since_ms=_now_ms())
 
     @classmethod
     def from_config(
@@ -362,14 +361,12 @@ class PushScheduler:
     def _ledger(self) -> Ledger | None:
         if self._stats is None:
             return None
-        return ledger_between(self._ledger_base, self._stats.snapshot(), self._ledger_since_ms, _now_ms())
+        return self._ledger_window.ledger(self._stats.snapshot(), _now_ms())
 
     def _ledger_acked(self, ledger: Ledger | None, report: CycleReport) -> None:
         if ledger is None or self._stats is None:
             return
-        # The next window starts where this one ended: rebuild the base from the ledger's own counts.
-        self._ledger_base = advance(self._ledger_base, ledger)
-        self._ledger_since_ms = ledger.until_ms
+        self._ledger_window.acknowledged(ledger)
         report.ledger_sent = True
 
     def _send_ledger(self, report: CycleReport, deadline: float, waiter: threading.Event) -> None:
