@@ -146,7 +146,11 @@ def _serve(overrides: dict[str, str], typed_flags: Mapping[str, str]) -> int:
     except StartError as exc:  # the database or the port, each error said about what failed
         print(f"openclaw-trace: {exc}", file=sys.stderr)
         return 1
-    return daemon.run()
+    try:
+        return daemon.run()
+    except StartError as exc:  # a part that could not start (logged above with its traceback)
+        print(f"openclaw-trace: {exc}", file=sys.stderr)
+        return 1
 
 
 def _mcp(db_path: str | None) -> int:

@@ -283,7 +283,12 @@ class Daemon:
         """Serve until SIGTERM/SIGINT, then stop gracefully. Main thread only."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        self._start_writer()
+        try:
+            self._start_writer()
+        except (RuntimeError, OSError, sqlite3.Error) as exc:  # e.g. the writer process could not start
+            log.exception("start failed")
+            self._shutdown()
+            raise StartError(f"cannot start: {exc}") from None
         self._serve()
         self._shutdown()
         return self.exit_code
