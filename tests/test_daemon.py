@@ -10,7 +10,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -66,6 +65,13 @@ class Process:
 
     def log_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.startswith("{")]
+
+    def wait_for_line(self, msg: str, timeout_s: float = 10) -> None:
+        """Wait until the daemon has logged ``msg``."""
+        deadline = time.monotonic() + timeout_s
+        while not any(line.get("msg") == msg for line in self.log_lines()):
+            assert time.monotonic() < deadline, f"no {msg!r} line: {self.log_path.read_text()}"
+            time.sleep(0.02)
 
     def close(self) -> None:
         """Kill the daemon if a test left it running; close its log."""
@@ -153,7 +159,9 @@ def test_sigterm_drains_every_accepted_event(process: Process) -> None:
     queued += answer["queued"]
     client.close()
     process.proc.send_signal(signal.SIGTERM)
-    threading.Timer(0.5, lambda: (blocker.execute("ROLLBACK"), blocker.close())).start()
+    process.wait_for_line("stopping")  # the stop has begun with the events still queued: let the drain write
+    blocker.execute("ROLLBACK")
+    blocker.close()
     assert process.proc.wait(20) == 0
     process.log_file.close()
     stored = len(rows(process.db_path, "SELECT id FROM llm_traces")) + len(
@@ -179,13 +187,21 @@ def test_requests_during_the_stop_get_202_and_are_counted_as_shutdown_drops(proc
     try:
         assert kept_alive.post("/v1/traces", [{"provider": "p", "model": "before"}] * 10)[1]["queued"] == 10
         process.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while not any(line.get("msg") == "stopping" for line in process.log_lines()):
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        time.sleep(0.2)  # the queue is closed just after the "stopping" line
+        process.wait_for_line("stopping")
+        # The queue closes just after the "stopping" line: offer one event at a time until one
+        # is refused. Those accepted before are drained and written like the first ten.
         event = {"provider": "p", "model": "during"}
-        answers = [kept_alive.post("/v1/traces", event)]
+        accepted = 0
+        deadline = time.monotonic() + 10
+        while True:
+            status, answer = kept_alive.post("/v1/traces", event)
+            assert status == 202
+            if not answer["queued"]:
+                break
+            accepted += 1
+            assert time.monotonic() < deadline, "the queue was never closed"
+            time.sleep(0.01)
+        answers = [(status, answer)]
         newcomer = Client(process.port)  # a connection opened during the stop is served too
         answers += [
             newcomer.post("/v1/traces", [event] * 4),
@@ -202,8 +218,8 @@ def test_requests_during_the_stop_get_202_and_are_counted_as_shutdown_drops(proc
     assert process.proc.wait(20) == 0
     [stopped] = [line for line in process.log_lines() if line.get("msg") == "openclaw-trace stopped"]
     assert stopped["dropped_by_reason"]["shutdown"] == 6
-    assert stopped["events_written"] == 10 == len(rows(process.db_path, "SELECT id FROM llm_traces"))
-    assert stopped["events_received"] == 16
+    assert stopped["events_written"] == 10 + accepted == len(rows(process.db_path, "SELECT id FROM llm_traces"))
+    assert stopped["events_received"] == 16 + accepted
 
 
 def test_status_command_reads_health(process: Process) -> None:
