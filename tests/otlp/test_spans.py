@@ -140,13 +140,13 @@ def test_spans_under_the_same_keys_are_each_mapped_by_their_own_values() -> None
 def test_a_flood_of_key_sets_is_mapped_right_and_remembered_within_bounds() -> None:
     flood = [
         span("openclaw.model.usage", {"openclaw.model": f"m{n}", f"custom.{n}": n, "openclaw.tokens.input": n})
-        for n in range(spans._PLANS_KEPT + 50)
+        for n in range(spans.PLANS_KEPT + 50)
     ]
     rows = [fields(e) for e in map_both(traces_request(*flood), RECEIVED_MS, LIMITS).envelopes]
     assert [(r["model"], r["prompt_tokens"], r["metadata"]["attributes"]) for r in rows] == [
         (f"m{n}", n, {f"custom.{n}": n}) for n in range(len(flood))
     ]
-    assert len(spans._plans) <= spans._PLANS_KEPT
+    assert 0 < spans.plans_remembered() <= spans.PLANS_KEPT
 
 
 def test_reported_cost_wins_and_unknown_models_stay_unpriced() -> None:

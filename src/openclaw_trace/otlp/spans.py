@@ -115,7 +115,12 @@ def _is_model_call(name: str, attrs: dict[str, Any], failed: bool) -> bool:
 # again: the plan is worked out once per set of keys, not once per span.
 _Plan = tuple[tuple[str, Callable[[Any], Any], tuple[str, ...]], ...]
 _plans: dict[tuple[tuple[str, ...], bool], _Plan] = {}
-_PLANS_KEPT = 1024
+PLANS_KEPT = 1024  # at most this many sets of keys are remembered
+
+
+def plans_remembered() -> int:
+    """How many sets of keys have their plan remembered now (at most ``PLANS_KEPT``)."""
+    return len(_plans)
 
 
 def _plan(attrs: dict[str, Any], failed: bool) -> _Plan:
@@ -128,7 +133,7 @@ def _plan(attrs: dict[str, Any], failed: bool) -> _Plan:
             for field, candidates in _TRACE_ATTRIBUTES.items()
             if (present := tuple(key for key in candidates if key in attrs)) and (failed or field != "error_type")
         )
-        if len(_plans) >= _PLANS_KEPT:  # keys made up per span: keep the memory bounded
+        if len(_plans) >= PLANS_KEPT:  # keys made up per span: keep the memory bounded
             _plans.clear()
         _plans[keys] = plan
     return plan
