@@ -128,10 +128,9 @@ def test_a_dead_child_fails_what_it_held_and_the_next_request_starts_another() -
 def test_stop_ends_the_child() -> None:
     async def test(decoder: OtlpDecoder) -> int | None:
         await decoder.map("traces", "json", b"{}", RECEIVED_MS)
-        process = decoder._process
-        assert process is not None
+        assert decoder.exit_code is None  # running
         await decoder.stop()
-        return process.returncode
+        return decoder.exit_code
 
     assert with_decoder(test) == 0
 
@@ -166,10 +165,9 @@ def test_stop_during_the_start_waits_for_it_and_ends_the_child() -> None:
     async def test() -> int | None:
         decoder = OtlpDecoder(MAX_TEXT_BYTES, None)
         decoder.start_soon()
-        starting = decoder._starting
-        assert starting is not None and not decoder.running  # being started, not ready
+        assert not decoder.running and decoder.starts == 0  # asked to start, not ready yet
         await decoder.stop()
         assert decoder.starts == 1 and not decoder.running
-        return starting.result().returncode
+        return decoder.exit_code
 
     assert asyncio.run(test()) == 0

@@ -68,6 +68,7 @@ class OtlpDecoder:
     def __init__(self, max_text_bytes: int, prices_file: str | None) -> None:
         self._argv = [sys.executable, "-m", __name__, str(max_text_bytes), prices_file or ""]
         self._process: asyncio.subprocess.Process | None = None
+        self._last_child: asyncio.subprocess.Process | None = None  # for exit_code
         self._starting: asyncio.Future[asyncio.subprocess.Process] | None = None
         self._reader: asyncio.Future[None] | None = None
         self._waiting: dict[int, asyncio.Future[Mapped]] = {}
@@ -79,6 +80,11 @@ class OtlpDecoder:
     def running(self) -> bool:
         """Started and not known to have died: ``map`` will not wait for a start."""
         return self._process is not None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code of the child started last, once it has been reaped; None while it runs or before any."""
+        return self._last_child.returncode if self._last_child is not None else None
 
     def start_soon(self) -> None:
         """Start the child in the background, unless it runs or is starting (the loop's thread only)."""
@@ -128,6 +134,7 @@ class OtlpDecoder:
             )
         except OSError as exc:
             raise DecoderUnavailable(f"cannot start the OTLP decoder: {exc}") from None
+        self._last_child = process
         assert process.stdout is not None
         try:  # its first frame, empty, once its imports are done and its settings read
             await process.stdout.readexactly(_FRAME.size)
