@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import time
@@ -258,18 +259,65 @@ def test_the_writers_pass_waits_for_a_shallow_queue_while_the_wal_is_small(depth
     assert writer_pass_due(depth, 512, frames) is due
 
 
-def test_a_failed_flush_skips_the_writers_pass_and_a_closed_descriptor_is_let_go(tmp_path: Path) -> None:
-    checkpointer = WalCheckpointer(str(tmp_path / "f.db"))
-    read_end, write_end = os.pipe()
+def write_until(conn: sqlite3.Connection, done: Callable[[], bool]) -> None:
+    """Write ~1 MB at a time until ``done()``, while the checkpointer works beside."""
+    batch = 0
+    while not done():
+        write_mb(conn, 10, start=batch)
+        batch += 10
+        assert batch < 2000, "the checkpointer never got there"
+
+
+def test_a_failed_flush_skips_the_writers_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_path, conn = fresh_db(tmp_path)
+    flushes: list[int] = []
+    asked: list[int] = []
+
+    def failing_fdatasync(fd: int) -> None:  # as a disk that fails its writes (EIO) would
+        flushes.append(fd)
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    def finish(wal_frames: int) -> bool:
+        asked.append(wal_frames)
+        return True
+
+    monkeypatch.setattr(os, "fdatasync", failing_fdatasync)
+    checkpointer = WalCheckpointer(db_path, threshold_bytes=64 * 1024, poll_interval_s=0.01, finish=finish)
+    checkpointer.start()
     try:
-        # fdatasync on a pipe fails (EINVAL) as a disk error would (EIO): no pass, counted.
-        checkpointer._db_fd = write_end
-        assert checkpointer._sync_database_file() is False
-        assert checkpointer.failures == 1
+        write_until(conn, lambda: checkpointer.failures > 0)
     finally:
-        os.close(read_end)
-        os.close(write_end)
-    # Closed since (EBADF): the descriptor is dropped and the writer's pass flushes, as before.
-    assert checkpointer._sync_database_file() is True
-    assert checkpointer._db_fd is None
-    assert checkpointer._sync_database_file() is True
+        assert checkpointer.stop(5)
+    assert flushes, "the flush before the writer's pass was never tried"
+    assert asked == []  # the WAL keeps the frames: the writer never copied over a failed flush
+    assert checkpointer.finished_by_writer == 0
+    assert checkpointer.failures == len(flushes)
+    conn.close()
+
+
+def test_a_descriptor_closed_under_the_checkpointer_is_let_go_and_the_writers_pass_flushes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_path, conn = fresh_db(tmp_path)
+    flushes: list[int] = []
+    asked: list[int] = []
+
+    def closed_fdatasync(fd: int) -> None:
+        flushes.append(fd)
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def finish(wal_frames: int) -> bool:
+        asked.append(wal_frames)
+        return True
+
+    monkeypatch.setattr(os, "fdatasync", closed_fdatasync)
+    checkpointer = WalCheckpointer(db_path, threshold_bytes=64 * 1024, poll_interval_s=0.01, finish=finish)
+    checkpointer.start()
+    try:
+        write_until(conn, lambda: len(asked) >= 2)
+    finally:
+        assert checkpointer.stop(5)
+    assert len(flushes) == 1  # let go at once: no flush of its own from then on
+    assert checkpointer.finished_by_writer == len(asked)
+    assert checkpointer.failures == 0
+    conn.close()
