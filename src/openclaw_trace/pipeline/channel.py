@@ -79,6 +79,8 @@ class ChannelWriter:
                 if deadline is not None and not _ready(self._fd, True, deadline):
                     raise TimeoutError("the pipe stayed full")
                 data = data[os.write(self._fd, data) :]
+        except TimeoutError:  # an OSError too: not a closed channel
+            raise
         except OSError as exc:  # EPIPE, or the fd closed under us
             raise ChannelClosed(str(exc)) from None
         finally:
