@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import json
+import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +14,10 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from openclaw_trace.daemon import Daemon
-from openclaw_trace.pipeline.supersede import WINDOW_MS, Superseder
+from openclaw_trace.pipeline.supersede import SUPERSEDED_COUNTER, WINDOW_MS, Superseder
 from openclaw_trace.stats import Stats
-from openclaw_trace.storage import rollups, writes
+from openclaw_trace.storage import rollups, schema, writes
+from openclaw_trace.storage.connection import open_read_connection, open_write_connection
 from tests.api.test_otel_sdk import send_spans
 from tests.conftest import Client, rows
 
@@ -130,3 +134,37 @@ def test_without_the_plugin_other_feeds_never_run_the_deletes() -> None:
     assert superseder.wanted({"error": otlp}, now_ms=1_000_000 + WINDOW_MS - 1)
     assert not superseder.wanted({"error": otlp}, now_ms=1_000_000 + WINDOW_MS)
     assert not superseder.wanted({"trace": api}, now_ms=1_000_001)
+
+
+def test_a_pass_counts_what_it_replaced_and_a_failed_one_loses_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db_path = str(tmp_path / "s.db")
+    conn = open_write_connection(db_path)
+    schema.migrate(conn)
+    now = 1_800_000_000_000
+    plugin = {"source": "openclaw-plugin", "w3c_trace_id": RUN}
+    log = {"source": "gateway_log", "trace_id": RUN}
+    rows_of_the_run = [
+        (f"e{n}", now - 1000, "llm_error", None, "error", "failed", None, None, None, None, None, None, json.dumps(m))
+        for n, m in enumerate((plugin, log))
+    ]
+    writes.insert_rows(conn, "error", rows_of_the_run)
+    stats = Stats()
+    stats.set_unsynced(2)
+    superseder = Superseder(stats)
+    read_only = open_read_connection(db_path)
+    try:
+        with caplog.at_level(logging.WARNING, logger="openclaw_trace.pipeline"):
+            superseder.run(read_only, now)  # the delete fails: said, and both rows stay
+    finally:
+        read_only.close()
+    assert "could not replace duplicate rows" in caplog.text
+    assert len(rows(db_path, "SELECT id FROM error_events")) == 2
+    assert stats.snapshot().counters == {}
+    superseder.run(conn, now)
+    conn.close()
+    assert [row["trace_id"] for row in rows(db_path, "SELECT trace_id FROM error_events")] == ["e0"]
+    snapshot = stats.snapshot()
+    assert snapshot.counters == {SUPERSEDED_COUNTER: 1}
+    assert snapshot.unsynced == 1
