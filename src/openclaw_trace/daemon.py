@@ -262,7 +262,7 @@ class Daemon:
             )
         # Last, so that it stops last: its final push runs after the drain.
         if self.config.push_endpoint:
-            components.append(PushScheduler.from_config(self.config, self.writer, self.stats, self.ctx))
+            components.append(PushScheduler.from_config(self.config, self.writer, self.stats))
         else:
             log.info("push is off: OCT_PUSH_ENDPOINT is not set, stored rows stay on this host")
         return components

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from openclaw_trace.config import Config
 from openclaw_trace.lifecycle import Component
@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     from openclaw_trace.otlp.decoder import OtlpDecoder
 
 
+@runtime_checkable
+class PushState(Protocol):
+    """A part that pushes (``push.scheduler.PushScheduler``), as ``/health`` sees it among ``components``."""
+
+    def last_push(self) -> tuple[int, str] | None:
+        """When the last push cycle started (ms) and its status; None before the first. Any thread."""
+        ...
+
+
 @dataclasses.dataclass
 class AppContext:
     config: Config
@@ -27,11 +36,9 @@ class AppContext:
     version: str
     limits: EventLimits
     started_monotonic: float = dataclasses.field(default_factory=time.monotonic)
-    # Background parts; each one's health() appears in /health under its name.
+    # Background parts; each one's health() appears in /health under its name. The one
+    # that pushes (a PushState) also gives /health its last_push_time and last_push_status.
     components: list[Component] = dataclasses.field(default_factory=list)
-    # Filled in by later capabilities (push); null until then, as /health promises.
-    last_push_time_ms: int | None = None
-    last_push_status: str | None = None
     # The read API's threads and connections (api/read.py); None: the read API is off.
     reads: ReadPool | None = None
     # OTLP export requests are decoded in this child process; None: on the event loop.

@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from openclaw_trace.api.context import AppContext
+from openclaw_trace.api.context import AppContext, PushState
 from openclaw_trace.api.http import Receive, Scope, Send, send_bytes, send_json
 from openclaw_trace.api.read import may_read
 from openclaw_trace.pipeline.feeds import FEEDS
@@ -42,6 +42,7 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
     now_ms = time.time_ns() // 1_000_000
     status, db_status = overall_status(snapshot, now_ms)
     db_path = ctx.config.db_path
+    last_push_time, last_push_status = last_push(ctx)
     report = {
         "status": status,
         "uptime_seconds": round(time.monotonic() - ctx.started_monotonic, 3),
@@ -52,8 +53,8 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
         "queue_depth": ctx.queue.depth(),
         "events_received": snapshot.events_received,
         "events_dropped": snapshot.events_dropped,
-        "last_push_time": ctx.last_push_time_ms,
-        "last_push_status": ctx.last_push_status,
+        "last_push_time": last_push_time,
+        "last_push_status": last_push_status,
         "unsynced_count": snapshot.unsynced,
         # Beyond the fixed twelve: the detail behind them.
         "events_written": snapshot.events_written,
@@ -85,6 +86,14 @@ def health_report(ctx: AppContext) -> dict[str, Any]:
             if section.get("degraded") and report["status"] == "ok":
                 report["status"] = "degraded"
     return report
+
+
+def last_push(ctx: AppContext) -> tuple[int | None, str | None]:
+    """When the last push cycle started (ms) and its status; (None, None) while push is off or has not run."""
+    for component in ctx.components:
+        if isinstance(component, PushState):
+            return component.last_push() or (None, None)
+    return None, None
 
 
 def feeds_report(snapshot: StatsSnapshot) -> dict[str, dict[str, int | None]]:

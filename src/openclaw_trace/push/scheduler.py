@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from openclaw_trace.config import Config
 from openclaw_trace.config_types import endpoint_label, parse_headers
@@ -42,9 +42,6 @@ from openclaw_trace.push.history import LastPush, PushHistory
 from openclaw_trace.push.native import NativeEncoder
 from openclaw_trace.push.otlp import OtlpEncoder
 from openclaw_trace.stats import Stats
-
-if TYPE_CHECKING:  # only the two fields it sets; push does not depend on the HTTP layer
-    from openclaw_trace.api.context import AppContext
 
 log = logging.getLogger("openclaw_trace.push")
 
@@ -67,7 +64,6 @@ class PushScheduler:
         encoder: Encoder,
         *,
         stats: Stats | None = None,
-        ctx: AppContext | None = None,
         endpoint: str = "",
         interval_s: float = 300.0,
         max_payload_bytes: int = 5_000_000,
@@ -84,7 +80,6 @@ class PushScheduler:
         self._client = client
         self._encoder = encoder
         self._stats = stats
-        self._ctx = ctx
         self._endpoint = endpoint_label(endpoint) if endpoint else ""
         self._interval_s = interval_s
         # A cycle must end before the next is due; 10 s at least, so a short interval still allows retries.
@@ -118,9 +113,7 @@ class PushScheduler:
         self._history = PushHistory(writer, endpoint=self._endpoint, format_name=encoder.name, stats=stats)
 
     @classmethod
-    def from_config(
-        cls, config: Config, writer: Writer, stats: Stats | None, ctx: AppContext | None = None, **overrides: Any
-    ) -> PushScheduler:
+    def from_config(cls, config: Config, writer: Writer, stats: Stats | None, **overrides: Any) -> PushScheduler:
         """The scheduler the settings describe (``push_endpoint`` must be set)."""
         client = PushClient(config.push_endpoint, token=config.push_token, headers=parse_headers(config.push_headers))
         encoder = make_encoder(config.push_format, socket.gethostname(), overrides.pop("agent_id", None))
@@ -130,7 +123,6 @@ class PushScheduler:
             client,
             encoder,
             stats=stats,
-            ctx=ctx,
             endpoint=config.push_endpoint,
             interval_s=config.push_interval,
             max_payload_bytes=config.push_max_payload_bytes,
@@ -209,8 +201,6 @@ class PushScheduler:
             if self._stats is not None:
                 self._stats.count("push.cycle_errors")
             self._history.cycle_raised(now_ms())
-            if self._ctx is not None:
-                self._ctx.last_push_time_ms, self._ctx.last_push_status = self._history.last_push() or (None, None)
 
     # -- one cycle, or none ------------------------------------------------------
 
@@ -229,7 +219,4 @@ class PushScheduler:
             report = self._cycle.run(budget_s, final=final)
             self._breaker.record(report.status)
         self._history.record(report)
-        if self._ctx is not None:
-            self._ctx.last_push_time_ms = report.started_at_ms
-            self._ctx.last_push_status = report.status
         return report
