@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_trace.cli_setup import config_path
 from openclaw_trace.setup.openclaw_cli import PluginState
 from openclaw_trace.setup.plan import Choices, SetupRecord, setup_plan, undo_plan
 
@@ -99,9 +98,3 @@ def test_undo_uninstalls_only_what_setup_installed_and_restores_what_it_changed(
 def test_a_record_of_another_version_is_refused() -> None:
     with pytest.raises(ValueError, match="not a setup record"):
         SetupRecord.from_json(json.dumps({"version": 99}))
-
-
-def test_the_config_is_found_as_openclaw_finds_it(tmp_path: Path) -> None:
-    assert config_path({"OPENCLAW_CONFIG_PATH": "/etc/oc.json", "OPENCLAW_STATE_DIR": "/s"}) == Path("/etc/oc.json")
-    assert config_path({"OPENCLAW_STATE_DIR": "/srv/state"}) == Path("/srv/state/openclaw.json")
-    assert config_path({"HOME": str(tmp_path)}) == tmp_path / ".openclaw" / "openclaw.json"
