@@ -231,3 +231,10 @@ def test_recorded_gateway_request_maps_its_liveness_warning() -> None:
 )
 def test_llm_failure_categories(said: dict[str, Any], category: str) -> None:
     assert classify_llm_failure(said, "") == category
+
+
+def test_a_failed_span_with_a_long_name_is_stored_with_its_name_cut_not_refused() -> None:
+    result = map_both(traces_request(span("openclaw." + "x" * 300, error="boom")), RECEIVED_MS, LIMITS)
+    assert result.rejected == 0
+    [row] = [fields(e) for e in result.envelopes if e.kind == "error"]
+    assert row["category"] == ("openclaw." + "x" * 300)[:256]  # the name stands in for a missing error.type

@@ -45,6 +45,7 @@ def _error_fields(
     attrs = attributes(record.attributes)
     body = any_value(record.body) if record.HasField("body") else None
     subsystem = attrs.get("openclaw.subsystem")
+    category = str(subsystem) if subsystem else scope
     message = as_text(body) or attrs.get("exception.message") or f"{record.severity_text or 'WARN'} log record"
     at_ms = nanos_to_ms(record.time_unix_nano or record.observed_time_unix_nano) or received_at_ms
     metadata = {
@@ -60,7 +61,7 @@ def _error_fields(
     }
     return {
         "error_type": "crash" if number >= FATAL_MIN else "system_error",
-        "category": str(subsystem)[:256] if subsystem else scope,
+        "category": category[:256] if category else None,  # a longer one would refuse the record
         "severity": "critical" if number >= FATAL_MIN else "error" if number >= ERROR_MIN else "warning",
         "message": str(message),
         "stack_trace": attrs.get("exception.stacktrace")
