@@ -67,7 +67,7 @@ def as_count(value: Any) -> int | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isdecimal():  # not isdigit: int() refuses "²"
         value = int(value)
     return value if isinstance(value, int) and 0 <= value <= 2**53 else None
 
