@@ -23,10 +23,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from openclaw_trace.read.figures import grouped
-from openclaw_trace.read.filters import Filters
-from openclaw_trace.read.reader import open_reader
-from openclaw_trace.read.window import Window
 from openclaw_trace.storage import writes
 from openclaw_trace.storage.connection import immediate_transaction, open_write_connection
 from openclaw_trace.storage.rollups import HOUR_MS, LATENCY_BOUNDS_MS, CallSums, roll_up, rolled_to
@@ -182,46 +178,6 @@ def test_rollups_equal_the_raw_rows_they_count(
     assert_same(got_figures, want_figures)
     assert got_buckets == want_buckets
     conn.close()
-
-
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    generated=st.lists(calls, min_size=1, max_size=80),
-    since=st.integers(BASE_MS - HOUR_MS, BASE_MS + HOURS * HOUR_MS),
-    length=st.integers(1, (HOURS + 1) * HOUR_MS),
-    rolled=st.integers(0, 80),
-)
-def test_a_window_read_from_rollups_and_edges_equals_its_raw_rows(
-    tmp_path_factory: pytest.TempPathFactory, generated: list[dict[str, Any]], since: int, length: int, rolled: int
-) -> None:
-    path = str(tmp_path_factory.mktemp("window") / "oct.db")
-    conn = open_write_connection(path)
-    migrate(conn)
-    rows = [row_of(call) for call in generated]
-    writer = WriterSums(conn)
-    if rows[:rolled]:
-        writer.insert(rows[:rolled])
-    writer.fold()  # the rollups count the first rows; the rest are past the mark
-    if rows[rolled:]:
-        writer.insert(rows[rolled:])
-    conn.close()
-    window = Window(since, since + length)
-    inside = [call for call in generated if window.since_ms <= call["created_at"] < window.until_ms]
-    reader = open_reader(path)
-    try:
-        by_model = grouped(reader, window, Filters(), ("model",))
-        total = grouped(reader, window, Filters(), ()).get(())
-    finally:
-        reader.close()
-    assert (total.calls if total else 0) == len(inside)
-    for model in {call["model"] for call in inside}:
-        mine = [call for call in inside if call["model"] == model]
-        found = by_model[(model,)]
-        assert found.calls == len(mine)
-        assert found.prompt_tokens == sum(call["prompt_tokens"] or 0 for call in mine)
-        priced = [call["cost"][0] for call in mine if call["cost"][0] is not None and call["cost"][1] != "unpriced"]
-        assert found.cost_usd == pytest.approx(sum(priced))
-        assert found.unpriced_calls == len(mine) - len(priced)
 
 
 def test_the_migration_builds_rollups_for_rows_already_stored(tmp_path: Path) -> None:
