@@ -8,8 +8,7 @@ import pytest
 
 from openclaw_trace.read import records
 from openclaw_trace.read.filters import Filters
-from openclaw_trace.read.problems import BadQuery, NotFound, UnusableDatabase
-from openclaw_trace.read.reader import open_reader
+from openclaw_trace.read.problems import BadQuery, NotFound
 from openclaw_trace.read.window import Window
 from tests.read.conftest import HOUR_MS, NOW_MS, Store
 
@@ -90,22 +89,3 @@ def test_a_sessions_timeline_holds_its_calls_errors_and_the_gateways_events_of_t
         records.session(reader, "unknown", DAY)
     with pytest.raises(NotFound):  # outside the window it is looked for in
         records.session(reader, "s1", Window(NOW_MS - 48 * HOUR_MS, NOW_MS - 24 * HOUR_MS))
-
-
-def test_a_database_that_is_missing_not_ours_or_newer_is_refused(store: Store, tmp_path: object) -> None:
-    from pathlib import Path
-
-    folder = Path(str(tmp_path))
-    with pytest.raises(UnusableDatabase, match="no database at"):
-        open_reader(str(folder / "nothing.db"))
-    (folder / "text.db").write_text("hello")
-    with pytest.raises(UnusableDatabase, match="not a database"):
-        open_reader(str(folder / "text.db"))
-    other = sqlite3.connect(folder / "other.db")
-    other.execute("CREATE TABLE t (x)")
-    other.close()
-    with pytest.raises(UnusableDatabase, match="not an openclaw-trace database"):
-        open_reader(str(folder / "other.db"))
-    store.conn.execute("PRAGMA user_version=99")
-    with pytest.raises(UnusableDatabase, match="schema version 99, newer"):
-        open_reader(store.path)
