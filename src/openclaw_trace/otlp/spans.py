@@ -198,7 +198,7 @@ def _error_fields(
     elif name in _RUN_SPANS and failed:
         error_type, category, severity = "crash", "run_failed", "error"
     elif failed or "error.type" in attrs:
-        category = _short(first(attrs, "error.type", "openclaw.errorCategory")) or _short(name)
+        category = _short(first(attrs, "error.type", "openclaw.errorCategory")) or name[:256]
         error_type, severity = "system_error", "warning" if name.endswith(".warning") else "error"
     else:
         return None
