@@ -278,6 +278,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Deadline for a graceful stop: stop accepting, drain the queue, checkpoint, close.",
     ),
     Setting(
+        "FAST_PATH",
+        parse_bool,
+        "true",
+        "Answer ingest POSTs straight from the HTTP protocol (api/fast_path.py); false sends every"
+        " request through the plain ASGI app: the same answers, more CPU per request. For a uvicorn"
+        " release other than the one tested (the fast path reads its private state).",
+    ),
+    Setting(
         "WRITER",
         one_of("thread", "process"),
         "thread",
@@ -327,6 +335,7 @@ class Config:
     log_path: str = ""
     log_owner: str = ""
     shutdown_timeout: float = 15.0
+    fast_path: bool = True
     writer: str = "thread"
 
     def masked(self) -> dict[str, object]:

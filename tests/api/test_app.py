@@ -21,12 +21,18 @@ from openclaw_trace.pipeline.queue import IngestQueue
 from openclaw_trace.stats import Stats
 
 
-def app() -> App:
+def app(**env: str) -> App:
     stats = Stats()
     ctx = AppContext(
-        config=load_config({}), stats=stats, queue=IngestQueue(stats), version=__version__, limits=EventLimits()
+        config=load_config(env), stats=stats, queue=IngestQueue(stats), version=__version__, limits=EventLimits()
     )
     return App(ctx)
+
+
+def test_with_the_fast_path_off_the_app_takes_no_request_on_it() -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+    assert app().fast_route(b"POST", b"/v1/traces", headers) is not None
+    assert app(OCT_FAST_PATH="false").fast_route(b"POST", b"/v1/traces", headers) is None
 
 
 def serve_route(

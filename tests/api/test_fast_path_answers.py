@@ -11,6 +11,8 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,3 +130,28 @@ def test_fast_answers_are_kept_apart_by_media_type(daemon: Daemon) -> None:
     assert statuses == [202, 200, 202, 202]
     assert daemon.writer.flush(5)
     assert len(rows(daemon.config.db_path, "SELECT id FROM llm_traces")) == 3
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    """(status line, headers by lower-cased name, body) as the server sent them."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, body = answer.split(b"\r\n\r\n", 1)
+    status, *lines = head.split(b"\r\n")
+    return status, {name.lower(): value.strip() for name, _, value in (line.partition(b":") for line in lines)}, body
+
+
+def test_with_the_fast_path_off_every_answer_is_the_same(make_daemon: Callable[..., Daemon], tmp_path: Path) -> None:
+    # OCT_FAST_PATH=false: the fallback for a uvicorn the fast path was not tested with.
+    fast = make_daemon(db_path=str(tmp_path / "fast.db"))
+    plain = make_daemon(db_path=str(tmp_path / "plain.db"), fast_path=False)
+    for name, path, body, headers in CASES:
+        request = request_bytes(path, body, headers, chunked=False)
+        assert raw_exchange(fast.port, request) == raw_exchange(plain.port, request), name
+    for daemon in (fast, plain):
+        assert daemon.writer.flush(10)
+    counted = "SELECT count(*) AS n FROM llm_traces"
+    assert rows(fast.config.db_path, counted) == rows(plain.config.db_path, counted)

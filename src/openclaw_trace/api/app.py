@@ -86,8 +86,9 @@ class App:
         # Each body route with its fast-path answers to bodies sent without a
         # Content-Encoding, by media type (all the answer reads of the headers). Few
         # keys: the route's check refuses all but a few media types.
+        # With OCT_FAST_PATH=false there are none: fast_route declines every request.
         self._fast: dict[bytes, tuple[bytes, BodyRoute, bool, str, dict[bytes, Answer]]] = {
-            raw_path: (*found, {}) for raw_path, found in _BODY_ROUTES.items()
+            raw_path: (*found, {}) for raw_path, found in _BODY_ROUTES.items() if ctx.config.fast_path
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
