@@ -42,8 +42,8 @@ export class CallCorrelator {
 
   /**
    * @param {object} options
-   * @param {(joined: object) => void} options.emit called once per call with
-   *   `{ call, input, output, usage, context }` (see mapping.buildCallEvents)
+   * @param {(joined: import("./events.js").JoinedCall) => void} options.emit
+   *   called once per call (events.buildCallEvents turns it into events)
    * @param {number} options.joinGraceMs
    * @param {number} [options.openCallTtlMs] how long a started call may stay open
    * @param {number} [options.maxRuns] attempts held at most
@@ -57,7 +57,10 @@ export class CallCorrelator {
     this.#timers = timers;
   }
 
-  /** Hook `llm_input`: starts an attempt (settling the previous one of this runId). */
+  /**
+   * Hook `llm_input`: starts an attempt (settling the previous one of this runId).
+   * @param {import("./pieces.js").InputPiece} piece
+   */
   input(piece) {
     if (!piece.runId) return;
     let run = this.#runs.get(piece.runId);
@@ -70,7 +73,7 @@ export class CallCorrelator {
     this.#touch(run, piece);
   }
 
-  /** Hook `model_call_started`. */
+  /** @param {import("./pieces.js").CallStartPiece} piece hook `model_call_started` */
   callStarted(piece) {
     if (!piece.runId) return;
     let run = this.#runs.get(piece.runId);
@@ -87,7 +90,7 @@ export class CallCorrelator {
     this.#touch(run, piece);
   }
 
-  /** Hook `model_call_ended`. */
+  /** @param {import("./pieces.js").CallEndPiece} piece hook `model_call_ended` */
   callEnded(piece) {
     const run = this.#existing(piece.runId);
     if (!run) return;
@@ -100,7 +103,10 @@ export class CallCorrelator {
     this.#touch(run, piece);
   }
 
-  /** Hook `llm_output`: the attempt's text, usage and provider error. */
+  /**
+   * Hook `llm_output`: the attempt's text, usage and provider error.
+   * @param {import("./pieces.js").OutputPiece} piece
+   */
   output(piece) {
     let run = this.#existing(piece.runId);
     if (!run) return;
@@ -113,13 +119,20 @@ export class CallCorrelator {
     this.#touch(run, piece);
   }
 
-  /** Hook `agent_end` and similar: identity only; never starts an attempt. */
+  /**
+   * Hook `agent_end` and similar: identity only; never starts an attempt.
+   * @param {string | undefined} runId
+   * @param {import("./events.js").RunContext} piece
+   */
   runInfo(runId, piece) {
     const run = runId === undefined ? undefined : this.#runs.get(runId);
     if (run) this.#touch(run, piece);
   }
 
-  /** Diagnostic `model.usage`: the last piece of an attempt; settles it at once. */
+  /**
+   * Diagnostic `model.usage`: the last piece of an attempt; settles it at once.
+   * @param {import("./pieces.js").UsagePiece} piece
+   */
   usage(piece) {
     let match;
     if (piece.traceId) {

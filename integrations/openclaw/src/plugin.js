@@ -1,5 +1,5 @@
-// Wires hooks and diagnostic events → pieces (mapping) → joined calls
-// (correlate) → native events → the bounded buffer (sender).
+// Wires hooks and diagnostic events → pieces (pieces) → joined calls
+// (correlate) → native events (events, errors) → the bounded buffer (sender).
 //
 // Every handler returns undefined synchronously: it reduces the payload to a
 // small piece, maybe joins it, maybe pushes to an in-memory buffer, and that
@@ -8,17 +8,9 @@
 
 import { CallCorrelator } from "./correlate.js";
 import { subscribeDiagnostics } from "./diagnostics.js";
-import {
-  agentEndError,
-  buildCallEvents,
-  callEndPiece,
-  callStartPiece,
-  diagnosticError,
-  inputPiece,
-  outputPiece,
-  runFailedError,
-  usagePiece,
-} from "./mapping.js";
+import { agentEndError, diagnosticError, runFailedError } from "./errors.js";
+import { buildCallEvents } from "./events.js";
+import { callEndPiece, callStartPiece, inputPiece, outputPiece, usagePiece } from "./pieces.js";
 import { RunFailures } from "./run-failures.js";
 import { Sender } from "./sender.js";
 

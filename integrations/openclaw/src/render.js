@@ -1,6 +1,6 @@
 // The texts of a model call, cut to the text budget: the prompt (with, if
 // asked, the history and the system prompt) and the assistant's answer.
-// Pure functions, used by mapping.js when it reduces hook payloads to pieces.
+// Pure functions, used by pieces.js when it reduces hook payloads to pieces.
 
 import { truncateUtf8 } from "./fields.js";
 

@@ -17,12 +17,15 @@ export class RunFailures {
   #failed = new Map(); // runId → { output piece of the failed attempt, failed attempts so far }
   #report;
 
-  /** @param {(runId: string, failure: {output: object, attempts: number}) => void} report */
+  /** @param {(runId: string, failure: {output: import("./pieces.js").OutputPiece, attempts: number}) => void} report */
   constructor(report) {
     this.#report = report;
   }
 
-  /** An attempt's `llm_output` piece: remembered when it failed, cleared when it did not. */
+  /**
+   * An attempt's `llm_output` piece: remembered when it failed, cleared when it did not.
+   * @param {import("./pieces.js").OutputPiece} piece
+   */
   attemptEnded(piece) {
     const runId = piece?.runId;
     if (!runId) return;
