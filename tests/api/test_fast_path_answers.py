@@ -19,6 +19,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from openclaw_trace.daemon import Daemon
+from tests.api.test_fast_path import read_until_closed
 from tests.conftest import rows
 
 SPAN = {
@@ -47,14 +48,19 @@ CASES: list[tuple[str, str, bytes, dict[str, str]]] = [
 ]
 
 
-def exchange(port: int, request: bytes) -> tuple[int, Any]:
+def raw_exchange(port: int, request: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    """(status line, headers by lower-cased name, body) as the server sent them."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(request)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        answer = read_until_closed(sock)
     head, body = answer.split(b"\r\n\r\n", 1)
-    return int(head.split(b" ", 2)[1]), json.loads(body)
+    status, *lines = head.split(b"\r\n")
+    return status, {name.lower(): value.strip() for name, _, value in (line.partition(b":") for line in lines)}, body
+
+
+def exchange(port: int, request: bytes) -> tuple[int, Any]:
+    status, _, body = raw_exchange(port, request)
+    return int(status.split(b" ", 2)[1]), json.loads(body)
 
 
 def request_bytes(path: str, body: bytes, headers: dict[str, str], chunked: bool) -> bytes:
@@ -130,18 +136,6 @@ def test_fast_answers_are_kept_apart_by_media_type(daemon: Daemon) -> None:
     assert statuses == [202, 200, 202, 202]
     assert daemon.writer.flush(5)
     assert len(rows(daemon.config.db_path, "SELECT id FROM llm_traces")) == 3
-
-
-def raw_exchange(port: int, request: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
-    """(status line, headers by lower-cased name, body) as the server sent them."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(request)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    head, body = answer.split(b"\r\n\r\n", 1)
-    status, *lines = head.split(b"\r\n")
-    return status, {name.lower(): value.strip() for name, _, value in (line.partition(b":") for line in lines)}, body
 
 
 def test_with_the_fast_path_off_every_answer_is_the_same(make_daemon: Callable[..., Daemon], tmp_path: Path) -> None:

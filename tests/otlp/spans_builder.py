@@ -13,10 +13,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from openclaw_trace.model import EventLimits
-from openclaw_trace.otlp.decode import decode_spans
+from openclaw_trace.model import Envelope, EventLimits
+from openclaw_trace.otlp.decode import decode_request, decode_spans
 from openclaw_trace.otlp.spans import map_spans
 from openclaw_trace.otlp.values import MappingResult
+from openclaw_trace.storage.writes import COLUMNS
 
 START_NS = 1_795_000_000_000_000_000
 _ID_KEYS = {"traceId", "spanId", "parentSpanId"}
@@ -111,3 +112,14 @@ def map_both(request: ExportTraceServiceRequest, received_at_ms: int, limits: Ev
         from_json = map_spans(decode_spans("json", otlp_json(request, hex_ids)), received_at_ms, limits)
         assert from_json == result, f"OTLP/JSON (hex ids: {hex_ids}) maps differently from protobuf"
     return result
+
+
+def fields(envelope: Envelope) -> dict[str, Any]:
+    """An envelope's row as column → value."""
+    return dict(zip(COLUMNS[envelope.kind], envelope.values, strict=True))
+
+
+def recorded(name: str, signal: str) -> Any:
+    """A recorded export request of tests/fixtures/otlp/, decoded."""
+    with open(f"tests/fixtures/otlp/{name}", "rb") as body:
+        return decode_request(signal, "protobuf", body.read())  # type: ignore[arg-type]

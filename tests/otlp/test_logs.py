@@ -10,22 +10,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from openclaw_trace.model import Envelope, EventLimits
-from openclaw_trace.otlp.decode import decode_request
+from openclaw_trace.model import EventLimits
 from openclaw_trace.otlp.logs import map_logs
-from openclaw_trace.storage.writes import COLUMNS
-from tests.otlp.spans_builder import START_NS, kvs, logs_request
+from tests.otlp.spans_builder import START_NS, fields, kvs, logs_request, recorded
 
 RECEIVED_MS = 1_800_000_000_000
-
-
-def fields(envelope: Envelope) -> dict[str, Any]:
-    return dict(zip(COLUMNS[envelope.kind], envelope.values, strict=True))
-
-
-def recorded(name: str, signal: str) -> Any:
-    with open(f"tests/fixtures/otlp/{name}", "rb") as body:
-        return decode_request(signal, "protobuf", body.read())  # type: ignore[arg-type]
 
 
 def test_recorded_info_logs_are_counted_not_stored() -> None:

@@ -9,22 +9,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE, Metric, NumberDataPoint
 
-from openclaw_trace.model import Envelope
-from openclaw_trace.otlp.decode import decode_request
 from openclaw_trace.otlp.metrics import map_metrics
-from openclaw_trace.storage.writes import COLUMNS
-from tests.otlp.spans_builder import START_NS, kvs
+from tests.otlp.spans_builder import START_NS, fields, kvs, recorded
 
 RECEIVED_MS = 1_800_000_000_000
-
-
-def fields(envelope: Envelope) -> dict[str, Any]:
-    return dict(zip(COLUMNS[envelope.kind], envelope.values, strict=True))
-
-
-def recorded(name: str, signal: str) -> Any:
-    with open(f"tests/fixtures/otlp/{name}", "rb") as body:
-        return decode_request(signal, "protobuf", body.read())  # type: ignore[arg-type]
 
 
 def request_of(*metrics: Metric, resource: dict[str, Any] | None = None) -> ExportMetricsServiceRequest:
